@@ -1,0 +1,35 @@
+//! The contract every stage of the chain fulfils.
+
+/// One processing stage of the mastering chain.
+///
+/// Real-time rules: only [`Stage::prepare`] may allocate. [`Stage::set`], [`Stage::reset`] and
+/// [`Stage::process`] run on the audio thread and must not allocate, lock or block.
+pub trait Stage {
+    /// The plain settings snapshot this stage reads (filled from the plugin's parameters once
+    /// per block, or by a test / the offline renderer directly).
+    type Settings: Clone + Default;
+
+    /// Allocate everything for up to `max_block` frames at `sample_rate`. May be called again
+    /// with other values; after it the stage is in the reset state.
+    fn prepare(&mut self, sample_rate: f64, max_block: usize);
+
+    /// Clear all signal state (filters, envelopes, delay lines) without allocating.
+    fn reset(&mut self);
+
+    /// Latency in samples at the current settings. Must not change with ordinary (automatable)
+    /// settings; only structural choices such as an oversampling factor may change it.
+    fn latency(&self) -> usize;
+
+    /// The largest latency this stage can report for the prepared sample rate, so the chain can
+    /// size its compensation delays at activation.
+    fn max_latency(&self) -> usize {
+        self.latency()
+    }
+
+    /// Take new settings. Called before every [`Stage::process`] call; the stage smooths any
+    /// change itself so that automation never clicks.
+    fn set(&mut self, settings: &Self::Settings);
+
+    /// Process one block in place. `left.len() == right.len() <= max_block`.
+    fn process(&mut self, left: &mut [f64], right: &mut [f64]);
+}
