@@ -5,8 +5,9 @@
 //!   `~/.vst3` (or `$CLAP_PATH_INSTALL` / `$VST3_PATH_INSTALL` when set).
 //! - `cargo xtask test-bundle`: build the bundle the test suite loads (profile `ci`, with
 //!   `assert_process_allocs`) into `target/ci-bundled/`, without touching the release bundles.
-//! - `cargo xtask test`: `test-bundle`, then the whole workspace test suite in the same profile
-//!   (one compilation of every crate is shared by the bundle and the tests).
+//! - `cargo xtask test`: installs the system packages the tests need (as root; otherwise prints
+//!   the apt line), `test-bundle`, then the whole workspace test suite in the same profile (one
+//!   compilation of every crate is shared by the bundle and the tests).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -149,7 +150,37 @@ fn find_cdylib(messages: &str) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
+/// Debian packages the test suite needs, with a program that shows each is installed.
+/// `ardour`: the VST3 bundle is checked in a real VST3 host (Ardour 7, headless `ardour7-lua`).
+const TEST_PACKAGES: &[(&str, &str)] = &[("ardour", "ardour7-lua")];
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+        .unwrap_or(false)
+}
+
+/// Install missing system packages when running as root (a fresh CI machine); otherwise print
+/// the exact apt line and go on (the tests that need them say they were skipped).
+fn ensure_packages(packages: &[(&str, &str)]) -> Result<(), String> {
+    let missing: Vec<&str> = packages.iter().filter(|(_, probe)| !on_path(probe)).map(|(p, _)| *p).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
+    if !is_root {
+        eprintln!("xtask: missing system packages; install them with: sudo apt-get install {}", missing.join(" "));
+        return Ok(());
+    }
+    run(Command::new("apt-get").args(["update", "-qq"]))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
 fn test(extra: &[String]) -> Result<(), String> {
+    ensure_packages(TEST_PACKAGES)?;
     let clap = test_bundle()?;
     run(Command::new(env!("CARGO"))
         .args(["test", "--workspace", "--profile", TEST_PROFILE, "--features", TEST_FEATURES])
