@@ -1,1 +1,772 @@
-//! (to be written)
+//! Polyphase FIR oversampling: a linear-phase interpolator (for true-peak detection and for
+//! running a nonlinearity at a higher rate) and the matching decimator.
+//!
+//! # Design
+//! Both filters are Kaiser-windowed sincs ([`FirDesign`]). A design is given by the factor
+//! `L` (2, 4, 8 or 16), the number of taps per polyphase branch `T` (even; a multiple of 4 for
+//! an interpolator) and the pass- and stopband edges as fractions of the *base* sample rate. The Kaiser `beta` follows
+//! from the attenuation the length allows over that transition band (Kaiser's estimate
+//! `A = 7.95 + 2.285 (N - 1) Δω`), so a longer filter buys a deeper stopband, not a wider
+//! passband. With the default edges (pass 0.45 fs, stop 0.55 fs, see [`FirDesign::new`]):
+//!
+//! | taps per phase `T` | stopband | passband ripple |
+//! |---|---|---|
+//! | 16 | 29 dB | 0.4 dB |
+//! | 32 | 52 dB | 0.025 dB |
+//! | 48 | 75 dB | 0.002 dB |
+//! | 64 | 98 dB | 0.00015 dB |
+//!
+//! (measured by the unit tests below, which assert them).
+//!
+//! When the band edges are symmetric about half the base rate (the default) the sinc's zeros
+//! fall on every `L`-th tap: the filter is a Nyquist filter, phase 0 of the interpolator is a
+//! pure delay and the original samples come out unchanged. A true-peak reading from it can
+//! therefore never be below the sample peak.
+//!
+//! # Latency
+//! The prototype has `L·T - 1` non-zero taps, symmetric about tap `L·T/2`, so it is exactly
+//! linear-phase. The interpolator delays by exactly `T/2` base-rate samples
+//! ([`PolyphaseInterpolator::latency`]); the decimator by `T/2 - 1`
+//! ([`PolyphaseDecimator::latency`]); an up/down round trip therefore by `T - 1` samples,
+//! an integer, so a dry path can be aligned with it by a plain delay.
+//!
+//! # Single stage or cascade
+//! [`PolyphaseInterpolator`] / [`PolyphaseDecimator`] do the whole factor in one filter.
+//! [`CascadeInterpolator`] / [`CascadeDecimator`] chain 2x half-band stages: only the stage at
+//! the base rate works near half the sample rate and needs a long filter, so a sharp filter
+//! (e.g. flat to 0.48 fs) costs a fraction of what it costs in one stage, and the zero taps of
+//! half-band filters are skipped. The true-peak limiter and the saturation use the cascades.
+//! For a BS.1770 true-peak meter, `CascadeInterpolator::new(4, 96, 0.48)` reads within
+//! 0.013 dB of the band-limited signal up to 0.47 fs (see the tests below); its latency is
+//! [`CascadeInterpolator::latency`] base-rate samples.
+//!
+//! # Efficiency
+//! Everything is `f64` (the decimated signal goes back into the audio path, and the cost of
+//! `f64` over `f32` is a factor two in SIMD width only). The coefficients are stored tap-major
+//! and phase-minor, so one history sample is multiplied into all `L` phases at once: the inner
+//! loop is a set of independent accumulators the compiler vectorises. Histories are
+//! double-buffered (each sample written twice, `T` apart) so the filter window is always one
+//! contiguous slice and no index is wrapped in the inner loop. Allocation happens only in
+//! `new`.
+
+use std::f64::consts::PI;
+
+/// Default passband edge, as a fraction of the base sample rate: 19.8 kHz at 44.1 kHz.
+pub const DEFAULT_PASSBAND: f64 = 0.45;
+/// Default stopband edge: mirror of the passband about half the base rate, which makes the
+/// prototype a Nyquist filter (see the module docs).
+pub const DEFAULT_STOPBAND: f64 = 0.55;
+
+/// How close to symmetric about half the base rate band edges must be for a Nyquist design.
+const NYQUIST_TOLERANCE: f64 = 1e-12;
+
+/// Number of independent accumulators used in the inner loops, to break the floating-point
+/// add dependency chain (taps per phase must be a multiple of it).
+const ACCUMULATORS: usize = 4;
+
+/// The parameters of a Kaiser-windowed-sinc oversampling filter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FirDesign {
+    /// Oversampling factor `L`: 2, 4, 8 or 16.
+    pub factor: usize,
+    /// Taps per polyphase branch `T`: even (a multiple of 4 for an interpolator).
+    pub taps_per_phase: usize,
+    /// Passband edge, fraction of the base sample rate.
+    pub passband: f64,
+    /// Stopband edge, fraction of the base sample rate.
+    pub stopband: f64,
+}
+
+impl FirDesign {
+    /// The default design: passband to 0.45 fs, stopband from 0.55 fs (a Nyquist filter).
+    pub fn new(factor: usize, taps_per_phase: usize) -> Self {
+        Self {
+            factor,
+            taps_per_phase,
+            passband: DEFAULT_PASSBAND,
+            stopband: DEFAULT_STOPBAND,
+        }
+    }
+
+    /// The same design with other band edges (fractions of the base rate, `pass < stop`).
+    pub fn with_band(self, passband: f64, stopband: f64) -> Self {
+        Self {
+            passband,
+            stopband,
+            ..self
+        }
+    }
+
+    fn validate(&self) {
+        assert!(
+            matches!(self.factor, 2 | 4 | 8 | 16),
+            "oversampling factor must be 2, 4, 8 or 16"
+        );
+        assert!(
+            self.taps_per_phase >= 2 && self.taps_per_phase.is_multiple_of(2),
+            "taps per phase must be a positive even number"
+        );
+        assert!(0.0 < self.passband && self.passband < self.stopband && self.stopband < 1.0);
+    }
+
+    /// Length of the prototype filter at the high rate (its last tap is always zero, so the
+    /// non-zero part is odd and symmetric).
+    fn len(&self) -> usize {
+        self.factor * self.taps_per_phase
+    }
+
+    /// Stopband attenuation in dB the Kaiser window is designed for (Kaiser's estimate for
+    /// this length and transition band).
+    pub fn attenuation_db(&self) -> f64 {
+        let transition = 2.0 * PI * (self.stopband - self.passband) / self.factor as f64;
+        7.95 + 2.285 * (self.len() as f64 - 2.0) * transition
+    }
+
+    /// Kaiser's `beta` for [`FirDesign::attenuation_db`].
+    fn beta(&self) -> f64 {
+        let a = self.attenuation_db();
+        if a > 50.0 {
+            0.1102 * (a - 8.7)
+        } else if a >= 21.0 {
+            0.5842 * (a - 21.0).powf(0.4) + 0.07886 * (a - 21.0)
+        } else {
+            0.0
+        }
+    }
+
+    /// The prototype low-pass at the high rate, `L·T` taps with unity DC gain per sample of
+    /// the base rate (sum = 1 before the polyphase scaling). Tap 0 is zero; taps `1..L·T` are
+    /// symmetric about tap `L·T/2`.
+    pub fn prototype(&self) -> Vec<f64> {
+        self.validate();
+        let n = self.len();
+        let centre = (n / 2) as f64;
+        let l = self.factor as f64;
+        // Sinc cutoff halfway through the transition band, relative to the base rate.
+        let cutoff = 0.5 * (self.passband + self.stopband);
+        let beta = self.beta();
+        let i0_beta = bessel_i0(beta);
+        let mut h = vec![0.0; n];
+        for (i, tap) in h.iter_mut().enumerate().skip(1) {
+            let t = i as f64 - centre;
+            // Position in the window, -1 .. 1 over the symmetric support 1 ..= n - 1.
+            let r = t / centre;
+            let window = bessel_i0(beta * (1.0 - r * r).max(0.0).sqrt()) / i0_beta;
+            let x = 2.0 * cutoff * t / l;
+            let sinc = if x == 0.0 {
+                1.0
+            } else {
+                (PI * x).sin() / (PI * x)
+            };
+            *tap = 2.0 * cutoff / l * sinc * window;
+        }
+        h
+    }
+}
+
+/// Modified Bessel function of the first kind, order zero (power series; converges fast for
+/// the `beta` range of audio filters).
+fn bessel_i0(x: f64) -> f64 {
+    let q = 0.25 * x * x;
+    let mut term = 1.0;
+    let mut sum = 1.0;
+    let mut k = 1.0;
+    while term > sum * 1e-17 {
+        term *= q / (k * k);
+        sum += term;
+        k += 1.0;
+    }
+    sum
+}
+
+/// Linear-phase polyphase interpolator: push one base-rate sample, get `factor` samples at the
+/// high rate.
+#[derive(Debug, Clone)]
+pub struct PolyphaseInterpolator {
+    factor: usize,
+    taps: usize,
+    /// `taps × factor`, tap-major: `coeffs[j * factor + p]` weights the sample `j` steps back
+    /// for output phase `p`. Each phase sums to one, so DC has no image.
+    coeffs: Vec<f64>,
+    /// Band edges symmetric about half the base rate: phase 0 is a pure delay of `taps / 2`.
+    nyquist: bool,
+    /// Factor 2 only: phase 1's coefficients, contiguous, for the Nyquist fast path.
+    odd_phase: Vec<f64>,
+    /// Double-buffered history, `2 × taps`; the window `history[pos .. pos + taps]` holds the
+    /// newest sample first.
+    history: Vec<f64>,
+    pos: usize,
+    attenuation_db: f64,
+}
+
+impl PolyphaseInterpolator {
+    /// Default design (passband 0.45 fs, stopband 0.55 fs) with `taps_per_phase` taps.
+    pub fn new(factor: usize, taps_per_phase: usize) -> Self {
+        Self::with_design(FirDesign::new(factor, taps_per_phase))
+    }
+
+    /// Taps per phase must be a multiple of 4 here (the accumulator interleave).
+    pub fn with_design(design: FirDesign) -> Self {
+        assert!(
+            design.taps_per_phase.is_multiple_of(ACCUMULATORS),
+            "interpolator taps per phase must be a multiple of {ACCUMULATORS}"
+        );
+        let h = design.prototype();
+        let (l, t) = (design.factor, design.taps_per_phase);
+        let mut coeffs = vec![0.0; l * t];
+        for p in 0..l {
+            // Output phase p at base-rate sample k is the prototype output at high-rate index
+            // k·L + p: it weights x[k - j] by h[j·L + p].
+            let sum: f64 = (0..t).map(|j| h[j * l + p]).sum();
+            for j in 0..t {
+                coeffs[j * l + p] = h[j * l + p] / sum;
+            }
+        }
+        let nyquist = (design.passband + design.stopband - 1.0).abs() < NYQUIST_TOLERANCE;
+        let odd_phase = if l == 2 {
+            (0..t).map(|j| coeffs[j * l + 1]).collect()
+        } else {
+            Vec::new()
+        };
+        Self {
+            factor: l,
+            taps: t,
+            coeffs,
+            nyquist,
+            odd_phase,
+            history: vec![0.0; 2 * t],
+            pos: 0,
+            attenuation_db: design.attenuation_db(),
+        }
+    }
+
+    pub fn factor(&self) -> usize {
+        self.factor
+    }
+
+    /// Delay in base-rate samples: output phase `p` after pushing sample `k` is the
+    /// band-limited input at time `k - latency() + p / factor`.
+    pub fn latency(&self) -> usize {
+        self.taps / 2
+    }
+
+    /// Designed stopband attenuation, dB.
+    pub fn attenuation_db(&self) -> f64 {
+        self.attenuation_db
+    }
+
+    pub fn reset(&mut self) {
+        self.history.fill(0.0);
+        self.pos = 0;
+    }
+
+    /// Push one sample; write `factor` high-rate samples, oldest first, into `out[..factor]`.
+    #[inline]
+    pub fn process_sample(&mut self, x: f64, out: &mut [f64]) {
+        let t = self.taps;
+        self.pos = if self.pos == 0 { t - 1 } else { self.pos - 1 };
+        self.history[self.pos] = x;
+        self.history[self.pos + t] = x;
+        let window = &self.history[self.pos..self.pos + t];
+        let out = &mut out[..self.factor];
+        if self.factor == 2 && self.nyquist {
+            // Phase 0 is a pure delay; only the odd phase needs the filter.
+            out[0] = window[t / 2];
+            out[1] = dot(&self.odd_phase, window);
+            return;
+        }
+        match self.factor {
+            2 => interpolate::<2>(&self.coeffs, window, out),
+            4 => interpolate::<4>(&self.coeffs, window, out),
+            8 => interpolate::<8>(&self.coeffs, window, out),
+            _ => interpolate::<16>(&self.coeffs, window, out),
+        }
+    }
+}
+
+/// `out[p] = Σ_j coeffs[j·L + p] · window[j]`, with [`ACCUMULATORS`] interleaved partial sums
+/// per phase so the adds do not form one long dependency chain.
+#[inline(always)]
+fn interpolate<const L: usize>(coeffs: &[f64], window: &[f64], out: &mut [f64]) {
+    let mut acc = [[0.0f64; L]; ACCUMULATORS];
+    for (c, w) in coeffs
+        .chunks_exact(L * ACCUMULATORS)
+        .zip(window.chunks_exact(ACCUMULATORS))
+    {
+        for (a, (c, &x)) in acc.iter_mut().zip(c.chunks_exact(L).zip(w)) {
+            for p in 0..L {
+                a[p] += c[p] * x;
+            }
+        }
+    }
+    for p in 0..L {
+        out[p] = (acc[0][p] + acc[1][p]) + (acc[2][p] + acc[3][p]);
+    }
+}
+
+/// Linear-phase decimator matching [`PolyphaseInterpolator`]: push `factor` high-rate
+/// samples, get one base-rate sample.
+#[derive(Debug, Clone)]
+pub struct PolyphaseDecimator {
+    factor: usize,
+    /// Prototype taps `h[1 ..]` padded with one zero, `factor × taps` long, newest-first
+    /// order (it is symmetric, so that is also oldest-first); normalised to unity DC gain.
+    coeffs: Vec<f64>,
+    /// Double-buffered high-rate history, `2 × coeffs.len()`; the window
+    /// `history[pos .. pos + coeffs.len()]` holds the newest sample first.
+    history: Vec<f64>,
+    pos: usize,
+    taps: usize,
+    /// Factor-2 Nyquist (half-band) designs skip the zero taps: every other coefficient is
+    /// zero except the centre one. Then `history` holds only the second sample of each pair
+    /// (`taps` of them, double-buffered) weighted by `halfband`, and the first samples go
+    /// through `centre_delay` to meet the centre tap `centre`.
+    halfband: Option<Halfband>,
+}
+
+/// The state of the half-band fast path of [`PolyphaseDecimator`].
+#[derive(Debug, Clone)]
+struct Halfband {
+    /// Non-zero off-centre taps, newest first (`coeffs[2j]`).
+    coeffs: Vec<f64>,
+    centre: f64,
+    /// Ring of the pairs' first samples, `taps / 2 - 1` long (at least 1): the oldest is the
+    /// centre tap's.
+    centre_delay: Vec<f64>,
+    centre_pos: usize,
+}
+
+impl PolyphaseDecimator {
+    /// Default design (passband 0.45 fs, stopband 0.55 fs of the *output* rate).
+    pub fn new(factor: usize, taps_per_phase: usize) -> Self {
+        Self::with_design(FirDesign::new(factor, taps_per_phase))
+    }
+
+    pub fn with_design(design: FirDesign) -> Self {
+        let h = design.prototype();
+        let n = h.len();
+        // Drop the zero tap 0: the filter is then centred on tap n/2 - 1, which makes the
+        // output fall on the first sample of a block (see `latency`).
+        let mut coeffs = vec![0.0; n];
+        coeffs[..n - 1].copy_from_slice(&h[1..]);
+        let sum: f64 = coeffs.iter().sum();
+        coeffs.iter_mut().for_each(|c| *c /= sum);
+        let t = design.taps_per_phase;
+        let nyquist = (design.passband + design.stopband - 1.0).abs() < NYQUIST_TOLERANCE;
+        let halfband = (design.factor == 2 && nyquist).then(|| Halfband {
+            // Newest first, window index i = 2j holds the j-th newest second-of-pair sample;
+            // the centre, index t - 1, is a first-of-pair sample t/2 - 1 pairs back.
+            coeffs: (0..t).map(|j| coeffs[2 * j]).collect(),
+            centre: coeffs[t - 1],
+            centre_delay: vec![0.0; (t / 2 - 1).max(1)],
+            centre_pos: 0,
+        });
+        let history_len = if halfband.is_some() { 2 * t } else { 2 * n };
+        Self {
+            factor: design.factor,
+            coeffs,
+            history: vec![0.0; history_len],
+            pos: 0,
+            taps: t,
+            halfband,
+        }
+    }
+
+    pub fn factor(&self) -> usize {
+        self.factor
+    }
+
+    /// Delay in base-rate samples: the output after pushing block `k` (high-rate samples
+    /// `k·L .. k·L + L`) is the filtered signal at high-rate index `(k + 1 - T/2)·L`, i.e.
+    /// `latency() = T/2 - 1` blocks behind block `k`'s end.
+    pub fn latency(&self) -> usize {
+        self.taps / 2 - 1
+    }
+
+    pub fn reset(&mut self) {
+        self.history.fill(0.0);
+        self.pos = 0;
+        if let Some(hb) = &mut self.halfband {
+            hb.centre_delay.fill(0.0);
+            hb.centre_pos = 0;
+        }
+    }
+
+    /// Push `factor` high-rate samples (oldest first) and return one base-rate sample.
+    #[inline]
+    pub fn process_sample(&mut self, input: &[f64]) -> f64 {
+        if let Some(hb) = &mut self.halfband {
+            let t = self.taps;
+            self.pos = if self.pos == 0 { t - 1 } else { self.pos - 1 };
+            self.history[self.pos] = input[1];
+            self.history[self.pos + t] = input[1];
+            // The ring holds the last t/2 - 1 first samples; the slot about to be overwritten
+            // is the oldest, t/2 - 1 pairs before this one.
+            let centre = if t / 2 == 1 {
+                input[0]
+            } else {
+                hb.centre_delay[hb.centre_pos]
+            };
+            hb.centre_delay[hb.centre_pos] = input[0];
+            hb.centre_pos = if hb.centre_pos + 1 == hb.centre_delay.len() {
+                0
+            } else {
+                hb.centre_pos + 1
+            };
+            return dot(&hb.coeffs, &self.history[self.pos..self.pos + t]) + hb.centre * centre;
+        }
+        let l = self.factor;
+        let n = self.coeffs.len();
+        self.pos = if self.pos == 0 { n - l } else { self.pos - l };
+        for (i, &x) in input[..l].iter().enumerate() {
+            // Newest first: the block's last sample goes to the lowest index.
+            let at = self.pos + l - 1 - i;
+            self.history[at] = x;
+            self.history[at + n] = x;
+        }
+        dot(&self.coeffs, &self.history[self.pos..self.pos + n])
+    }
+}
+
+/// Dot product of the first `a.len()` elements, with interleaved partial sums so the adds do
+/// not form one long dependency chain and the compiler can vectorise across them.
+#[inline(always)]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    const LANES: usize = 8;
+    let b = &b[..a.len()];
+    let mut acc = [0.0f64; LANES];
+    let (a_main, a_rest) = a.split_at(a.len() - a.len() % LANES);
+    let (b_main, b_rest) = b.split_at(a_main.len());
+    for (a, b) in a_main.chunks_exact(LANES).zip(b_main.chunks_exact(LANES)) {
+        for i in 0..LANES {
+            acc[i] += a[i] * b[i];
+        }
+    }
+    for (i, (x, y)) in a_rest.iter().zip(b_rest).enumerate() {
+        acc[i] += x * y;
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+}
+
+/// Taps per phase of the second, third and fourth 2x stage of a [`CascadeInterpolator`]. The
+/// images they must reject are far from the band (the first stage has removed everything
+/// above its stopband), so short filters reach > 85 dB; each length keeps the stage's delay a
+/// whole number of base-rate samples.
+const CASCADE_LATER_TAPS: [usize; 3] = [12, 8, 16];
+
+/// A cheaper interpolator for large factors: a cascade of 2x Nyquist (half-band) stages.
+///
+/// Only the first stage works near half the base rate, so only it needs a long filter (its
+/// design is the caller's); the later stages see a band that occupies at most a quarter of
+/// their rate and use a few taps. Phase 0 of every stage is a pure delay, so the original
+/// samples come out unchanged. Cost per input sample is `T1 + 2·12 (+ 4·8 + 8·16)` multiplies
+/// for 4x (8x, 16x), against `L·T` for a single stage of the same first-stage sharpness.
+#[derive(Debug, Clone)]
+pub struct CascadeInterpolator {
+    stages: Vec<PolyphaseInterpolator>,
+    factor: usize,
+    latency: usize,
+}
+
+impl CascadeInterpolator {
+    /// `factor` 2, 4, 8 or 16; the first stage is a 2x Nyquist design with `first_taps` taps
+    /// per phase whose passband edge is `passband` (stopband `1 - passband`).
+    pub fn new(factor: usize, first_taps: usize, passband: f64) -> Self {
+        assert!(
+            matches!(factor, 2 | 4 | 8 | 16),
+            "cascade factor must be 2, 4, 8 or 16"
+        );
+        let first = FirDesign::new(2, first_taps).with_band(passband, 1.0 - passband);
+        let mut stages = vec![PolyphaseInterpolator::with_design(first)];
+        // Highest frequency the next stage must pass, as a fraction of its input rate.
+        let mut edge = (1.0 - passband) / 2.0;
+        let mut latency_high = first_taps / 2 * factor;
+        let mut rate = 2;
+        for &taps in CASCADE_LATER_TAPS
+            .iter()
+            .take(factor.trailing_zeros() as usize - 1)
+        {
+            let design = FirDesign::new(2, taps).with_band(edge, 1.0 - edge);
+            stages.push(PolyphaseInterpolator::with_design(design));
+            latency_high += taps / 2 * factor / rate;
+            edge /= 2.0;
+            rate *= 2;
+        }
+        debug_assert_eq!(latency_high % factor, 0);
+        Self {
+            stages,
+            factor,
+            latency: latency_high / factor,
+        }
+    }
+
+    pub fn factor(&self) -> usize {
+        self.factor
+    }
+
+    /// Delay in base-rate samples, as for [`PolyphaseInterpolator::latency`].
+    pub fn latency(&self) -> usize {
+        self.latency
+    }
+
+    pub fn reset(&mut self) {
+        self.stages
+            .iter_mut()
+            .for_each(PolyphaseInterpolator::reset);
+    }
+
+    /// Push one sample; write `factor` high-rate samples, oldest first, into `out[..factor]`.
+    #[inline]
+    pub fn process_sample(&mut self, x: f64, out: &mut [f64]) {
+        let mut buf = [0.0f64; 16];
+        let mut next = [0.0f64; 16];
+        buf[0] = x;
+        let mut n = 1;
+        for stage in &mut self.stages {
+            for i in 0..n {
+                stage.process_sample(buf[i], &mut next[2 * i..2 * i + 2]);
+            }
+            n *= 2;
+            buf[..n].copy_from_slice(&next[..n]);
+        }
+        out[..n].copy_from_slice(&buf[..n]);
+    }
+}
+
+/// Taps per phase of the decimation stages that run above 2x in a [`CascadeDecimator`],
+/// indexed by the stage's output rate (2x, 4x, 8x). Their band is far from their Nyquist, so
+/// short filters reach > 75 dB; each length keeps the stage's delay a whole number of
+/// base-rate samples (`T/2 - 1` must be a multiple of the stage's output factor).
+const CASCADE_EARLY_DOWN_TAPS: [usize; 3] = [10, 10, 18];
+
+/// The decimator matching [`CascadeInterpolator`]: 2x Nyquist stages from the high rate down,
+/// the last one (to the base rate) long and sharp, the earlier ones short.
+#[derive(Debug, Clone)]
+pub struct CascadeDecimator {
+    /// Highest rate first.
+    stages: Vec<PolyphaseDecimator>,
+    factor: usize,
+    latency: usize,
+}
+
+impl CascadeDecimator {
+    /// `factor` 2, 4, 8 or 16; the last stage has `last_taps` taps per phase and is flat to
+    /// `passband` (fraction of the base rate; stopband `1 - passband`).
+    pub fn new(factor: usize, last_taps: usize, passband: f64) -> Self {
+        assert!(
+            matches!(factor, 2 | 4 | 8 | 16),
+            "cascade factor must be 2, 4, 8 or 16"
+        );
+        let early = factor.trailing_zeros() as usize - 1;
+        let mut stages = Vec::new();
+        let mut latency_high = 0;
+        for k in (1..=early).rev() {
+            // Output rate 2^k: the band to keep is passband / 2^k of it.
+            let out_factor = 1 << k;
+            let edge = passband / out_factor as f64;
+            let taps = CASCADE_EARLY_DOWN_TAPS[k - 1];
+            let design = FirDesign::new(2, taps).with_band(edge, 1.0 - edge);
+            stages.push(PolyphaseDecimator::with_design(design));
+            latency_high += (taps / 2 - 1) * factor / out_factor;
+        }
+        let last = FirDesign::new(2, last_taps).with_band(passband, 1.0 - passband);
+        stages.push(PolyphaseDecimator::with_design(last));
+        latency_high += (last_taps / 2 - 1) * factor;
+        debug_assert_eq!(latency_high % factor, 0);
+        Self {
+            stages,
+            factor,
+            latency: latency_high / factor,
+        }
+    }
+
+    pub fn factor(&self) -> usize {
+        self.factor
+    }
+
+    /// Delay in base-rate samples, as for [`PolyphaseDecimator::latency`].
+    pub fn latency(&self) -> usize {
+        self.latency
+    }
+
+    pub fn reset(&mut self) {
+        self.stages.iter_mut().for_each(PolyphaseDecimator::reset);
+    }
+
+    /// Push `factor` high-rate samples (oldest first) and return one base-rate sample.
+    #[inline]
+    pub fn process_sample(&mut self, input: &[f64]) -> f64 {
+        let mut buf = [0.0f64; 16];
+        let mut n = self.factor;
+        buf[..n].copy_from_slice(&input[..n]);
+        for stage in &mut self.stages {
+            for i in 0..n / 2 {
+                buf[i] = stage.process_sample(&buf[2 * i..2 * i + 2]);
+            }
+            n /= 2;
+        }
+        buf[0]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Magnitude response (dB) of the prototype at `f`, a fraction of the base rate, relative
+    /// to DC.
+    fn response_db(h: &[f64], factor: usize, f: f64) -> f64 {
+        let w = 2.0 * PI * f / factor as f64;
+        let (mut re, mut im) = (0.0, 0.0);
+        for (n, &c) in h.iter().enumerate() {
+            re += c * (w * n as f64).cos();
+            im -= c * (w * n as f64).sin();
+        }
+        let dc: f64 = h.iter().sum();
+        20.0 * ((re * re + im * im).sqrt() / dc).log10()
+    }
+
+    /// Worst passband deviation and worst stopband level of a design, in dB.
+    fn measure(design: FirDesign) -> (f64, f64) {
+        let h = design.prototype();
+        let l = design.factor as f64;
+        let mut ripple: f64 = 0.0;
+        let mut stop = f64::NEG_INFINITY;
+        let steps = 4000;
+        for i in 0..=steps {
+            let f = design.passband * i as f64 / steps as f64;
+            ripple = ripple.max(response_db(&h, design.factor, f).abs());
+            let f = design.stopband + (l / 2.0 - design.stopband) * i as f64 / steps as f64;
+            stop = stop.max(response_db(&h, design.factor, f));
+        }
+        (ripple, stop)
+    }
+
+    #[test]
+    fn documented_designs_hold() {
+        // (taps per phase, stopband at most, ripple at most), the table in the module docs.
+        for (taps, stop_db, ripple_db) in [
+            (16, -29.0, 0.4),
+            (32, -52.0, 0.025),
+            (48, -75.0, 0.002),
+            (64, -98.0, 0.00015),
+        ] {
+            for factor in [2, 4, 8, 16] {
+                let (ripple, stop) = measure(FirDesign::new(factor, taps));
+                assert!(
+                    stop <= stop_db,
+                    "L={factor} T={taps}: stopband {stop:.1} dB"
+                );
+                assert!(
+                    ripple <= ripple_db,
+                    "L={factor} T={taps}: ripple {ripple:.5} dB"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn phase_zero_passes_original_samples() {
+        let mut up = PolyphaseInterpolator::new(4, 32);
+        let mut out = [0.0; 4];
+        let x: Vec<f64> = (0..200)
+            .map(|n| ((n * 7919) % 101) as f64 / 50.0 - 1.0)
+            .collect();
+        for (k, &s) in x.iter().enumerate() {
+            up.process_sample(s, &mut out);
+            if k >= up.latency() {
+                assert!((out[0] - x[k - up.latency()]).abs() < 1e-12);
+            }
+        }
+    }
+
+    #[test]
+    fn cascade_matches_a_delayed_sine() {
+        for factor in [2, 4, 8, 16] {
+            let mut up = CascadeInterpolator::new(factor, 96, 0.48);
+            let delay = up.latency() as f64;
+            let mut out = [0.0; 16];
+            let mut worst: f64 = 0.0;
+            for f in [0.05, 0.3, 0.47] {
+                up.reset();
+                for k in 0..3000 {
+                    up.process_sample((2.0 * PI * f * k as f64).sin(), &mut out);
+                    if k > 500 {
+                        for (p, &y) in out[..factor].iter().enumerate() {
+                            let t = k as f64 - delay + p as f64 / factor as f64;
+                            worst = worst.max((y - (2.0 * PI * f * t).sin()).abs());
+                        }
+                    }
+                }
+            }
+            // Within 0.013 dB of the band-limited signal, up to 0.47 fs.
+            assert!(worst < 1.5e-3, "L={factor}: error {worst}");
+        }
+    }
+
+    #[test]
+    fn cascade_round_trip_is_a_whole_sample_delay() {
+        for factor in [2, 4, 8, 16] {
+            let mut up = CascadeInterpolator::new(factor, 48, 0.45);
+            let mut down = CascadeDecimator::new(factor, 48, 0.45);
+            let delay = up.latency() + down.latency();
+            let mut buf = [0.0; 16];
+            let mut worst: f64 = 0.0;
+            for f in [0.01, 0.2, 0.43] {
+                up.reset();
+                down.reset();
+                for k in 0..3000 {
+                    up.process_sample((2.0 * PI * f * k as f64).sin(), &mut buf);
+                    let y = down.process_sample(&buf[..factor]);
+                    if k > 500 {
+                        let expected = (2.0 * PI * f * (k - delay) as f64).sin();
+                        worst = worst.max((y - expected).abs());
+                    }
+                }
+            }
+            assert!(worst < 1e-3, "L={factor}: round trip error {worst}");
+        }
+    }
+
+    #[test]
+    fn halfband_decimator_matches_the_full_filter() {
+        // A Nyquist and an almost-Nyquist design differ by a hair in their coefficients but
+        // take different code paths.
+        for taps in [2, 10, 48] {
+            let mut fast = PolyphaseDecimator::with_design(FirDesign::new(2, taps));
+            let mut full = PolyphaseDecimator::with_design(
+                FirDesign::new(2, taps).with_band(0.45, 0.55 + 1e-9),
+            );
+            assert!(fast.halfband.is_some() && full.halfband.is_none());
+            for k in 0..500 {
+                let pair = [((k * 37) % 11) as f64 - 5.0, ((k * 13) % 7) as f64 - 3.0];
+                let (a, b) = (fast.process_sample(&pair), full.process_sample(&pair));
+                assert!((a - b).abs() < 1e-6, "T={taps} k={k}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn round_trip_is_a_delay_of_t_minus_one() {
+        for factor in [2, 4, 8, 16] {
+            let taps = 48;
+            let mut up = PolyphaseInterpolator::new(factor, taps);
+            let mut down = PolyphaseDecimator::new(factor, taps);
+            let delay = up.latency() + down.latency();
+            assert_eq!(delay, taps - 1);
+            let f = 0.1;
+            let mut buf = vec![0.0; factor];
+            let mut worst: f64 = 0.0;
+            for k in 0..2000 {
+                let x = (2.0 * PI * f * k as f64).sin();
+                up.process_sample(x, &mut buf);
+                let y = down.process_sample(&buf);
+                if k > 4 * taps {
+                    let expected = (2.0 * PI * f * (k - delay) as f64).sin();
+                    worst = worst.max((y - expected).abs());
+                }
+            }
+            assert!(worst < 1e-3, "L={factor}: round trip error {worst}");
+        }
+    }
+}
