@@ -113,7 +113,7 @@ impl Default for ChainSettings {
             saturation: Default::default(),
             width: Default::default(),
             limiter: Default::default(),
-            bypass: [false; STAGE_COUNT],
+            bypass: FACTORY_BYPASS,
             corrective_on: true,
             enhancing_on: true,
             global_bypass: false,
@@ -138,6 +138,12 @@ impl ChainSettings {
             }
     }
 }
+
+/// Which stages a fresh instance starts with bypassed: the two that colour the sound even at
+/// neutral-looking settings (multiband compression splits the signal through crossovers with
+/// their phase shift; saturation is a choice, not a default). Everything else starts active and
+/// neutral, with the limiter holding -1 dBTP, which is what an engineer expects on insert.
+pub const FACTORY_BYPASS: [bool; STAGE_COUNT] = [false, false, true, false, true, false, false];
 
 /// Time constant of the output trim smoother.
 const TRIM_SMOOTH_MS: f64 = 20.0;

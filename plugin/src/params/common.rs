@@ -1,5 +1,6 @@
 //! Builders shared by every stage's parameters, so units, ranges and text are consistent.
 
+use lacquer_dsp::chain::{ChainSettings, StageId};
 use nice_plug::prelude::*;
 use std::sync::Arc;
 
@@ -45,9 +46,19 @@ pub fn q(name: &str, default: f32, min: f32, max: f32) -> FloatParam {
         .with_value_to_string(formatters::v2s_f32_rounded(2))
 }
 
-/// A stage or band bypass: "Bypassed" / "Active" in the host.
+/// A bypass: "Bypassed" / "Active" in the host.
 pub fn bypass(name: &str) -> BoolParam {
-    BoolParam::new(name, false)
+    bypass_default(name, false)
+}
+
+/// A stage's bypass, defaulting to that stage's state in a fresh chain
+/// ([`ChainSettings::default`], the one place the factory state is decided).
+pub fn stage_bypass(name: &str, stage: StageId) -> BoolParam {
+    bypass_default(name, ChainSettings::default().bypass[stage as usize])
+}
+
+fn bypass_default(name: &str, default: bool) -> BoolParam {
+    BoolParam::new(name, default)
         .with_value_to_string(formatters::v2s_bool_bypass())
         .with_string_to_value(formatters::s2v_bool_bypass())
 }

@@ -5,6 +5,7 @@ use super::common::*;
 use lacquer_dsp::stages::corrective_eq::{
     BandType, CorrectiveEqSettings, EqBand, PassFilter, PassShape, Slope,
 };
+use lacquer_dsp::chain::StageId;
 use nice_plug::prelude::*;
 
 /// Band gain range: corrective cuts can be deep, boosts are rarely more than a few dB.
@@ -184,7 +185,7 @@ impl Default for CorrectiveEqParams {
     fn default() -> Self {
         let d = CorrectiveEqSettings::default();
         Self {
-            bypass: bypass("Corrective EQ Bypass"),
+            bypass: stage_bypass("Corrective EQ Bypass", StageId::CorrectiveEq),
             high_pass: PassParams::new("High-Pass", d.high_pass, 10.0, 1000.0),
             low_pass: PassParams::new("Low-Pass", d.low_pass, 1000.0, 22000.0),
             b1: BandParams::new(0),

@@ -2,6 +2,7 @@
 
 use super::common::*;
 use lacquer_dsp::stages::enhancing_eq::{EnhancingEqSettings, ToneBand};
+use lacquer_dsp::chain::StageId;
 use nice_plug::prelude::*;
 
 /// Enhancing moves are broad and gentle: ±12 dB is already extreme.
@@ -63,7 +64,7 @@ impl Default for EnhancingEqParams {
     fn default() -> Self {
         let d = EnhancingEqSettings::default();
         Self {
-            bypass: bypass("Enhancing EQ Bypass"),
+            bypass: stage_bypass("Enhancing EQ Bypass", StageId::EnhancingEq),
             low_shelf: ToneBandParams::new("Low Shelf", d.low_shelf, 20.0, 500.0, TONE_GAIN_DB),
             high_shelf: ToneBandParams::new("High Shelf", d.high_shelf, 1000.0, 16000.0, TONE_GAIN_DB),
             air: ToneBandParams::new("Air", d.air, 10000.0, 22000.0, TONE_GAIN_DB),

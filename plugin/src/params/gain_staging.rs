@@ -2,6 +2,7 @@
 
 use super::common::*;
 use lacquer_dsp::stages::gain_staging::GainStagingSettings;
+use lacquer_dsp::chain::StageId;
 use nice_plug::prelude::*;
 
 /// Input trim range: covers a mix printed far too hot or far too quiet.
@@ -33,7 +34,7 @@ impl Default for GainStagingParams {
     fn default() -> Self {
         let d = GainStagingSettings::default();
         Self {
-            bypass: bypass("Gain Staging Bypass"),
+            bypass: stage_bypass("Gain Staging Bypass", StageId::GainStaging),
             input: db("Input Trim", d.input_db as f32, -TRIM_RANGE_DB, TRIM_RANGE_DB),
             invert_left: switch("Invert Left Polarity", d.invert_left),
             invert_right: switch("Invert Right Polarity", d.invert_right),

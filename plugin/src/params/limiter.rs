@@ -2,6 +2,7 @@
 
 use super::common::*;
 use lacquer_dsp::stages::limiter::{LimiterSettings, PeakOversampling};
+use lacquer_dsp::chain::StageId;
 use nice_plug::prelude::*;
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +42,7 @@ impl Default for LimiterParams {
     fn default() -> Self {
         let d = LimiterSettings::default();
         Self {
-            bypass: bypass("Limiter Bypass"),
+            bypass: stage_bypass("Limiter Bypass", StageId::Limiter),
             ceiling: db("Ceiling", d.ceiling_dbtp as f32, -3.0, -0.1).with_unit(" dBTP"),
             drive: db("Limiter Drive", d.drive_db as f32, 0.0, 24.0),
             // Lookahead and oversampling set the latency: not automatable, so the latency a

@@ -4,6 +4,7 @@ use super::common::*;
 use lacquer_dsp::stages::multiband::{
     CompBand, Detector, MultibandSettings, StereoMode, MAX_BANDS,
 };
+use lacquer_dsp::chain::StageId;
 use nice_plug::prelude::*;
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +115,7 @@ impl Default for MultibandParams {
     fn default() -> Self {
         let d = MultibandSettings::default();
         Self {
-            bypass: bypass("Multiband Bypass"),
+            bypass: stage_bypass("Multiband Bypass", StageId::Multiband),
             bands: IntParam::new("MB Bands", d.bands as i32, IntRange::Linear { min: 2, max: MAX_BANDS as i32 }),
             crossover1: freq("MB Crossover 1", d.crossovers_hz[0] as f32, 20.0, 20000.0),
             crossover2: freq("MB Crossover 2", d.crossovers_hz[1] as f32, 20.0, 20000.0),

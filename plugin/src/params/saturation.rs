@@ -2,6 +2,7 @@
 
 use super::common::*;
 use lacquer_dsp::stages::saturation::{Character, Oversampling, SaturationSettings};
+use lacquer_dsp::chain::StageId;
 use nice_plug::prelude::*;
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +48,7 @@ impl Default for SaturationParams {
     fn default() -> Self {
         let d = SaturationSettings::default();
         Self {
-            bypass: bypass("Saturation Bypass"),
+            bypass: stage_bypass("Saturation Bypass", StageId::Saturation),
             character: EnumParam::new("Saturation Character", CharacterParam::Tape),
             drive: db("Saturation Drive", d.drive_db as f32, 0.0, 24.0),
             mix: percent("Saturation Mix", d.mix as f32, 0.0, 1.0),

@@ -2,6 +2,7 @@
 
 use super::common::*;
 use lacquer_dsp::stages::width::WidthSettings;
+use lacquer_dsp::chain::StageId;
 use nice_plug::prelude::*;
 
 /// Width is 0 % (mono) to 200 % (double side).
@@ -41,7 +42,7 @@ impl Default for WidthParams {
     fn default() -> Self {
         let d = WidthSettings::default();
         Self {
-            bypass: bypass("Stereo Width Bypass"),
+            bypass: stage_bypass("Stereo Width Bypass", StageId::Width),
             width: percent("Width", d.width as f32, 0.0, MAX_WIDTH),
             mono_bass: switch("Mono Bass", d.mono_bass),
             mono_bass_freq: freq("Mono Bass Frequency", d.mono_bass_hz as f32, 40.0, 300.0),
