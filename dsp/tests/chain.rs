@@ -228,7 +228,7 @@ fn chain_latency_is_independent_of_bypass() {
 /// Group toggles bypass exactly their family.
 #[test]
 fn group_toggles_cover_their_families() {
-    let mut s = ChainSettings { corrective_on: false, ..Default::default() };
+    let mut s = ChainSettings { corrective_on: false, bypass: [false; STAGE_COUNT], ..Default::default() };
     let bypassed: Vec<StageId> = StageId::ALL.into_iter().filter(|&id| s.stage_bypassed(id)).collect();
     assert_eq!(bypassed, vec![StageId::CorrectiveEq, StageId::Multiband]);
     s.corrective_on = true;
