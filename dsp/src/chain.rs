@@ -6,6 +6,10 @@
 //!                      └─ delay(total latency) ───────────── global bypass crossfade ─┴─ out
 //! ```
 //!
+//! Metering taps the signal at the input, after every stage and at the output (see
+//! [`crate::meter`]); it is part of the chain so that the plugin, the offline tools and the
+//! benches measure exactly what they process.
+//!
 //! Each stage sits in a [`Slot`] with its own bypass crossfade and latency compensation, so
 //! the total latency is the sum of all stage latencies whatever is bypassed. Stage 2 and 3
 //! form the "corrective" group, 4 to 6 the "enhancing" group; a group toggle bypasses its
@@ -13,6 +17,7 @@
 
 use crate::bypass::{Fade, Slot};
 use crate::delay::DelayLine;
+use crate::meter::{MeterSnapshot, Metering};
 use crate::stage::Stage;
 use crate::stages::corrective_eq::{CorrectiveEq, CorrectiveEqSettings};
 use crate::stages::enhancing_eq::{EnhancingEq, EnhancingEqSettings};
@@ -149,7 +154,6 @@ pub const FACTORY_BYPASS: [bool; STAGE_COUNT] = [false, false, true, false, true
 const TRIM_SMOOTH_MS: f64 = 20.0;
 
 /// The mastering chain. Create with [`Chain::default`], then [`Chain::prepare`].
-#[derive(Default)]
 pub struct Chain {
     sample_rate: f64,
     max_block: usize,
@@ -170,11 +174,63 @@ pub struct Chain {
     trim_gain: f64,
     trim_target: f64,
     trim_coef: f64,
+    metering: Metering,
+    /// Off for offline work that needs no readings (and for benches of the DSP alone).
+    metering_enabled: bool,
+}
+
+impl Default for Chain {
+    fn default() -> Self {
+        Self {
+            sample_rate: 0.0,
+            max_block: 0,
+            gain_staging: Default::default(),
+            corrective_eq: Default::default(),
+            multiband: Default::default(),
+            enhancing_eq: Default::default(),
+            saturation: Default::default(),
+            width: Default::default(),
+            limiter: Default::default(),
+            global_fade: Default::default(),
+            global_dry: Default::default(),
+            wet: Default::default(),
+            dry: Default::default(),
+            trim_gain: 1.0,
+            trim_target: 1.0,
+            trim_coef: 1.0,
+            metering: Metering::new(),
+            metering_enabled: true,
+        }
+    }
 }
 
 impl Chain {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Switch the meters on or off (on by default). Off, the chain measures nothing and costs
+    /// nothing for it.
+    pub fn set_metering(&mut self, enabled: bool) {
+        if enabled && !self.metering_enabled {
+            self.metering.reset();
+        }
+        self.metering_enabled = enabled;
+    }
+
+    /// The meters, for offline readers (the plugin publishes a [`MeterSnapshot`] instead).
+    pub fn metering(&self) -> &Metering {
+        &self.metering
+    }
+
+    /// Forget every reading (the user's reset, or the host transport starting). No allocation.
+    pub fn reset_meters(&mut self) {
+        self.metering.reset();
+    }
+
+    /// Copy every reading into `snapshot` for the GUI: wait-free atomic stores.
+    pub fn publish_meters(&self, snapshot: &MeterSnapshot) {
+        self.metering.publish(snapshot);
     }
 
     /// Allocate for `sample_rate` and blocks of up to `max_block` frames. Longer blocks are
@@ -203,10 +259,7 @@ impl Chain {
         self.wet = [vec![0.0; max_block], vec![0.0; max_block]];
         self.dry = [vec![0.0; max_block], vec![0.0; max_block]];
         self.trim_coef = 1.0 - (-1.0 / (TRIM_SMOOTH_MS * 0.001 * sample_rate)).exp();
-        if self.trim_target == 0.0 {
-            // Never set yet: unity (a real target is a dB value, never exactly zero gain).
-            self.trim_target = 1.0;
-        }
+        self.metering.prepare(sample_rate, max_block);
         self.reset();
     }
 
@@ -300,13 +353,28 @@ impl Chain {
         }
         let [wl, wr] = &mut self.wet;
         let (wl, wr) = (&mut wl[..n], &mut wr[..n]);
-        self.gain_staging.process(wl, wr);
-        self.corrective_eq.process(wl, wr);
-        self.multiband.process(wl, wr);
-        self.enhancing_eq.process(wl, wr);
-        self.saturation.process(wl, wr);
-        self.width.process(wl, wr);
-        self.limiter.process(wl, wr);
+        let meters = self.metering_enabled;
+        if meters {
+            self.metering.process_input(wl, wr);
+        }
+        // The stages in signal order; after each, its output tap (and what it reduces).
+        macro_rules! stage {
+            ($slot:ident, $id:expr, $gr:expr) => {
+                self.$slot.process(wl, wr);
+                if meters {
+                    let bypassed = self.$slot.is_bypassed();
+                    let gr = if bypassed { 0.0 } else { $gr };
+                    self.metering.process_stage($id as usize, wl, wr, gr, bypassed);
+                }
+            };
+        }
+        stage!(gain_staging, StageId::GainStaging, 0.0);
+        stage!(corrective_eq, StageId::CorrectiveEq, 0.0);
+        stage!(multiband, StageId::Multiband, 0.0);
+        stage!(enhancing_eq, StageId::EnhancingEq, 0.0);
+        stage!(saturation, StageId::Saturation, 0.0);
+        stage!(width, StageId::Width, 0.0);
+        stage!(limiter, StageId::Limiter, self.limiter.stage.gain_reduction_db());
 
         // Output trim (attenuation only), smoothed.
         if self.trim_gain != self.trim_target || self.trim_target != 1.0 {
@@ -324,6 +392,9 @@ impl Chain {
         let (dl, dr) = (&mut dl[..n], &mut dr[..n]);
         self.global_dry.process(dl, dr);
         self.global_fade.mix(wl, wr, dl, dr);
+        if meters {
+            self.metering.process_output(wl, wr);
+        }
 
         for i in 0..n {
             // The last line of defence: whatever a stage did, no non-finite sample leaves.

@@ -1,6 +1,7 @@
 //! Lacquer: the mastering chain as one CLAP/VST3 plugin. This file is only the plugin glue;
 //! the DSP lives in `lacquer-dsp`, the parameters in `params/`.
 
+use lacquer_dsp::meter::MeterSnapshot;
 use lacquer_dsp::{Chain, ChainSettings};
 use nice_plug::prelude::*;
 use std::sync::Arc;
@@ -19,6 +20,12 @@ pub struct Lacquer {
     settings: ChainSettings,
     /// Latency last reported to the host, to report changes only.
     reported_latency: u32,
+    /// Every meter reading, published after each block for the GUI (wait-free atomics).
+    meters: Arc<MeterSnapshot>,
+    /// Transport state of the previous block, to see playback start.
+    was_playing: bool,
+    /// Last seen value of the meter-reset toggle.
+    meter_reset_seen: bool,
 }
 
 impl Default for Lacquer {
@@ -28,7 +35,17 @@ impl Default for Lacquer {
             chain: Chain::new(),
             settings: ChainSettings::default(),
             reported_latency: 0,
+            meters: Arc::new(MeterSnapshot::new()),
+            was_playing: false,
+            meter_reset_seen: false,
         }
+    }
+}
+
+impl Lacquer {
+    /// The readings the running plugin publishes (for the editor).
+    pub fn meters(&self) -> Arc<MeterSnapshot> {
+        Arc::clone(&self.meters)
     }
 }
 
@@ -100,7 +117,15 @@ impl Plugin for Lacquer {
             self.reported_latency = latency;
             context.set_latency_samples(latency);
         }
+        let playing = context.transport().playing;
+        let reset_toggle = self.params.meter_reset.value();
+        if (playing && !self.was_playing && self.params.meter_auto_reset.value()) || reset_toggle != self.meter_reset_seen {
+            self.chain.reset_meters();
+        }
+        self.was_playing = playing;
+        self.meter_reset_seen = reset_toggle;
         self.chain.process(buffer.as_slice());
+        self.chain.publish_meters(&self.meters);
         ProcessStatus::Normal
     }
 }

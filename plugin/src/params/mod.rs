@@ -44,6 +44,13 @@ pub struct LacquerParams {
     pub enhancing_on: BoolParam,
     #[id = "out"]
     pub output_trim: FloatParam,
+    /// Reset the loudness meters when the host transport starts from a stop.
+    #[id = "mtr_auto"]
+    pub meter_auto_reset: BoolParam,
+    /// The GUI's meter reset button: every change of value resets the meters once (a toggle,
+    /// because GUI -> DSP goes through parameters and the audio thread cannot write one back).
+    #[id = "mtr_rst"]
+    pub meter_reset: BoolParam,
 
     #[nested(id_prefix = "gs", group = "1 Gain Staging")]
     pub gain_staging: GainStagingParams,
@@ -68,6 +75,8 @@ impl Default for LacquerParams {
             corrective_on: switch("Corrective Stages", true),
             enhancing_on: switch("Enhancing Stages", true),
             output_trim: db("Output Trim", 0.0, OUTPUT_TRIM_MIN_DB, 0.0),
+            meter_auto_reset: switch("Reset Meters on Play", true).non_automatable(),
+            meter_reset: BoolParam::new("Meter Reset", false).non_automatable().hide(),
             gain_staging: Default::default(),
             corrective_eq: Default::default(),
             multiband: Default::default(),
