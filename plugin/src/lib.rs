@@ -82,7 +82,7 @@ impl Plugin for Lacquer {
 
     fn activate(
         &mut self,
-        _audio_io_layout: &AudioIOLayout,
+        audio_io_layout: &AudioIOLayout,
         buffer_config: &BufferConfig,
         context: &mut impl ActivateContext<Self>,
     ) -> bool {
@@ -90,7 +90,8 @@ impl Plugin for Lacquer {
             0 => FALLBACK_MAX_BLOCK,
             n => n,
         };
-        self.chain.prepare(buffer_config.sample_rate as f64, max_block);
+        let channels = audio_io_layout.main_input_channels.map_or(2, |c| c.get() as usize);
+        self.chain.prepare(buffer_config.sample_rate as f64, max_block, channels);
         self.params.fill(&mut self.settings);
         self.chain.set(&self.settings);
         // Start in the saved bypass states instead of fading into them.

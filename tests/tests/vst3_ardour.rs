@@ -26,6 +26,7 @@
 //! Without `ardour7-lua` (Debian package `ardour`) the test is skipped, or fails when `$CI` is
 //! set. `LACQUER_KEEP_TEMP=1` keeps the temp dir (session, renders, logs) for inspection.
 
+use lacquer_host_tests::bundle::VST3_NAME as BUNDLE_NAME;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
@@ -36,12 +37,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const ARDOUR_LUA: &str = "ardour7-lua";
 const ARDOUR_LIB_DIR: &str = "/usr/lib/ardour7";
 const VST3_SCANNER: &str = "/usr/lib/ardour7/ardour-vst3-scanner";
-const BUNDLE_NAME: &str = "Lacquer.vst3";
-
 /// Each child process is killed after this long: the test never hangs.
 const CHILD_TIMEOUT: Duration = Duration::from_secs(120);
-/// Building the bundle from scratch takes minutes (and may wait for other builds' locks).
-const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 const RATE: u32 = 48_000;
 /// Length of each render through the plugin.
@@ -76,7 +73,7 @@ fn vst3_loads_and_processes_in_ardour() {
         "{ARDOUR_LUA} is installed but {VST3_SCANNER} is missing (is the Debian `ardour` package complete?)"
     );
 
-    let bundle = vst3_bundle();
+    let bundle = lacquer_host_tests::bundle::vst3();
     let tmp = TempDir::new("lacquer-vst3-ardour");
     let root = tmp.path();
 
@@ -417,37 +414,6 @@ fn read_mono_wav(path: &Path) -> Result<Vec<f32>, String> {
         pos = body + size + (size & 1);
     }
     Err("no data chunk".into())
-}
-
-/// The VST3 bundle to test; built with `cargo xtask test-bundle` if it is not there.
-fn vst3_bundle() -> PathBuf {
-    if let Some(path) = std::env::var_os("LACQUER_VST3") {
-        let path = PathBuf::from(path);
-        assert!(path.join("Contents").is_dir(), "LACQUER_VST3={} is not a VST3 bundle", path.display());
-        return path;
-    }
-    if let Some(clap) = std::env::var_os("LACQUER_CLAP") {
-        let sibling = Path::new(&clap).with_file_name(BUNDLE_NAME);
-        if sibling.join("Contents").is_dir() {
-            return sibling;
-        }
-    }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace.join("target"));
-    let target = if target.is_relative() { workspace.join(target) } else { target };
-    let bundle = target.join("ci-bundled").join(BUNDLE_NAME);
-    let binary = bundle.join("Contents/x86_64-linux/Lacquer.so");
-    if !binary.is_file() {
-        eprintln!("vst3_ardour: {} is missing; running `cargo xtask test-bundle`", binary.display());
-        let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-        build.args(["xtask", "test-bundle"]).current_dir(&workspace).stdout(Stdio::inherit()).stderr(Stdio::inherit());
-        let mut child = build.spawn().expect("running cargo xtask test-bundle");
-        let status = wait_with_timeout(&mut child, BUILD_TIMEOUT)
-            .unwrap_or_else(|| panic!("`cargo xtask test-bundle` did not finish within {BUILD_TIMEOUT:?}"));
-        assert!(status.success(), "`cargo xtask test-bundle` failed: {status}");
-        assert!(binary.is_file(), "`cargo xtask test-bundle` did not produce {}", binary.display());
-    }
-    bundle
 }
 
 fn ld_library_path() -> std::ffi::OsString {

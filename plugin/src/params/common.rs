@@ -17,10 +17,10 @@ pub fn db(name: &str, default: f32, min: f32, max: f32) -> FloatParam {
         .with_value_to_string(formatters::v2s_f32_rounded(DB_DIGITS))
 }
 
-/// A frequency parameter on a logarithmic-feeling skew.
+/// A frequency parameter on a logarithmic-feeling skew. No `with_unit`: the formatter writes
+/// "Hz" or "kHz" itself (a unit would be appended to its text: "5.00 kHz Hz").
 pub fn freq(name: &str, default: f32, min: f32, max: f32) -> FloatParam {
     FloatParam::new(name, default, FloatRange::Skewed { min, max, factor: FloatRange::skew_factor(-2.0) })
-        .with_unit(" Hz")
         .with_value_to_string(formatters::v2s_f32_hz_then_khz(FREQ_DIGITS))
         .with_string_to_value(formatters::s2v_f32_hz_then_khz())
 }
@@ -46,7 +46,7 @@ pub fn q(name: &str, default: f32, min: f32, max: f32) -> FloatParam {
         .with_value_to_string(formatters::v2s_f32_rounded(2))
 }
 
-/// A bypass: "Bypassed" / "Active" in the host.
+/// A bypass: "Bypassed" / "Not Bypassed" in the host.
 pub fn bypass(name: &str) -> BoolParam {
     bypass_default(name, false)
 }
