@@ -2,11 +2,14 @@
 
 /// The run-time band shared with the enhancing EQ.
 pub(crate) mod band;
+/// The static stereo sections of all bands in one SIMD pipeline.
+pub(crate) mod cascade;
 
 use super::Placement;
 use crate::filters::eq_design::PassFamily;
 use crate::stage::Stage;
-use band::{Band, BandTarget, Cascade, Dynamics, Route, Shape, CONTROL_INTERVAL};
+use band::{Band, BandTarget, Dynamics, Route, Shape, CONTROL_INTERVAL};
+use cascade::Cascade;
 
 /// Number of parametric bands.
 pub const CORRECTIVE_BANDS: usize = 8;

@@ -1,6 +1,7 @@
 //! Stage 4, enhancing EQ: broad musical shelves, air, tilt and a wide bell.
 
-use super::corrective_eq::band::{Band, BandTarget, Cascade, Route, Shape};
+use super::corrective_eq::band::{Band, BandTarget, Route, Shape};
+use super::corrective_eq::cascade::Cascade;
 use super::corrective_eq::{chunked, run_bands};
 use crate::stage::Stage;
 

@@ -110,6 +110,9 @@ pub struct GainStaging {
     auto_k: f64,
     auto_gain: f64,
     auto_gain_step: f64,
+    /// The CPU runs AVX2 and FMA (checked in `prepare`): the settled gain and DC blocker use
+    /// the four-sample block kernel.
+    avx2: bool,
 }
 
 impl GainStaging {
@@ -201,8 +204,14 @@ impl GainStaging {
 
     /// Settled static gain and DC blocker in one pass. The blocker's recursion runs two
     /// samples per step (`y[n+1] = d[n+1] + R d[n] + R² y[n-1]`, `d` the input difference),
-    /// so its loop-carried latency is paid once per two samples.
+    /// so its loop-carried latency is paid once per two samples (four with AVX2).
     fn static_gain_and_dc(&mut self, left: &mut [f64], right: &mut [f64]) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is set only when the CPU reports AVX2 and FMA.
+            unsafe { gain_dc_avx2(left, right, self.gain, self.dc_pole, &mut self.dc_x1, &mut self.dc_y1) };
+            return;
+        }
         let p = self.dc_pole;
         let p2 = p * p;
         let [gl, gr] = self.gain;
@@ -272,9 +281,76 @@ impl GainStaging {
     }
 }
 
+/// Settled gain and DC blocker, both channels, four samples per step in AVX2 registers.
+///
+/// Per channel: the gained input `a`, its difference `d[n] = a[n] - a[n-1]` (the previous
+/// sample by a lane rotation), then the recursion `y[n] = d[n] + R y[n-1]` for four samples at
+/// once as a prefix scan (`t = d + R·(d shifted one lane)`, `t += R²·(t shifted two lanes)`,
+/// `y = t + [R, R², R³, R⁴]·y[n-1]`), so the loop-carried latency (one broadcast and one fused
+/// multiply-add) is paid once per four samples. Rounding differs from the scalar loop by a few
+/// units in the last place (unit-tested).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gain_dc_avx2(left: &mut [f64], right: &mut [f64], gain: [f64; 2], p: f64, x1: &mut [f64; 2], y1: &mut [f64; 2]) {
+    use std::arch::x86_64::*;
+    let n = left.len().min(right.len());
+    let (p2, p3) = (p * p, p * p * p);
+    let (vp, vp2, powers) = (_mm256_set1_pd(p), _mm256_set1_pd(p2), _mm256_setr_pd(p, p2, p3, p2 * p2));
+    let zero = _mm256_setzero_pd();
+    // Per channel: gain, previous gained input rotated into lane 0, previous output.
+    let g = [_mm256_set1_pd(gain[0]), _mm256_set1_pd(gain[1])];
+    let mut prev_rot = [_mm256_set1_pd(x1[0]), _mm256_set1_pd(x1[1])];
+    let mut prev_y = [_mm256_set1_pd(y1[0]), _mm256_set1_pd(y1[1])];
+    let blocks = n / 4;
+    for i in 0..blocks {
+        for (ch, x) in [&mut *left, &mut *right].into_iter().enumerate() {
+            let ptr = x.as_mut_ptr().add(4 * i);
+            let a = _mm256_mul_pd(g[ch], _mm256_loadu_pd(ptr));
+            // [a3, a0, a1, a2], lane 0 replaced by the previous block's a3.
+            let rot = _mm256_permute4x64_pd::<0b10_01_00_11>(a);
+            let d = _mm256_sub_pd(a, _mm256_blend_pd::<0b0001>(rot, prev_rot[ch]));
+            prev_rot[ch] = rot;
+            // [0, d0, d1, d2] and [0, 0, t0, t1]: the prefix scan.
+            let s1 = _mm256_blend_pd::<0b0001>(_mm256_permute4x64_pd::<0b10_01_00_00>(d), zero);
+            let t = _mm256_fmadd_pd(vp, s1, d);
+            let t = _mm256_fmadd_pd(vp2, _mm256_permute2f128_pd::<0x08>(t, t), t);
+            let last = _mm256_permute4x64_pd::<0b11_11_11_11>(prev_y[ch]);
+            let y = _mm256_fmadd_pd(powers, last, t);
+            _mm256_storeu_pd(ptr, y);
+            prev_y[ch] = y;
+        }
+    }
+    let lane3 = |v: __m256d| _mm_cvtsd_f64(_mm256_extractf128_pd::<1>(_mm256_permute4x64_pd::<0b11_11_11_11>(v)));
+    let mut state = [(x1[0], y1[0]), (x1[1], y1[1])];
+    if blocks > 0 {
+        // prev_rot holds [a3, a0, a1, a2]: a3 is lane 0.
+        for ch in 0..2 {
+            state[ch] = (_mm256_cvtsd_f64(prev_rot[ch]), lane3(prev_y[ch]));
+        }
+    }
+    for (ch, x) in [left, right].into_iter().enumerate() {
+        let (mut xp, mut yp) = state[ch];
+        for v in x[4 * blocks..n].iter_mut() {
+            let a = *v * gain[ch];
+            yp = a - xp + p * yp;
+            xp = a;
+            *v = yp;
+        }
+        x1[ch] = xp;
+        y1[ch] = yp;
+    }
+}
+
 impl Stage for GainStaging {
     type Settings = GainStagingSettings;
     fn prepare(&mut self, sample_rate: f64, _max_block: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            self.avx2 = std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
+        }
         self.sample_rate = sample_rate;
         self.gain_k = 1.0 - (-1.0 / (GAIN_SMOOTH_MS * 0.001 * sample_rate)).exp();
         self.dc_pole = (-2.0 * std::f64::consts::PI * DC_BLOCK_HZ / sample_rate).exp();

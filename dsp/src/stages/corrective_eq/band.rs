@@ -10,9 +10,10 @@
 //! every sample for a minute of noise). An SVF would tolerate faster modulation, but its
 //! trapezoidal poles are the bilinear ones: it cannot carry the matched (uncramped) design.
 
+use super::cascade::Cascade;
+use super::super::Placement;
 use crate::filters::biquad::Coefs;
 use crate::filters::eq_design::{self, PassFamily, MAX_PASS_SECTIONS};
-use super::super::Placement;
 use crate::util::db_to_gain;
 
 /// Samples between two coefficient redesigns while a parameter glides.
@@ -26,6 +27,9 @@ pub const MIN_FREQ_HZ: f64 = 10.0;
 /// Highest band frequency as a fraction of the sample rate (the design needs it below Nyquist,
 /// and the audible band ends there at 44.1 kHz anyway).
 pub const MAX_FREQ_FRACTION: f64 = 0.45;
+/// Highest high-/low-pass corner as a fraction of the sample rate: higher than the bands', so a
+/// 20 kHz low-pass is available at 44.1 kHz (the joint pass design holds up to here).
+pub const MAX_PASS_FREQ_FRACTION: f64 = 0.475;
 /// Q range accepted.
 const MIN_Q: f64 = 0.1;
 const MAX_Q: f64 = 40.0;
@@ -250,7 +254,8 @@ impl Band {
             return;
         }
         let t = self.target;
-        let fmax = MAX_FREQ_FRACTION * self.sample_rate;
+        let is_pass = matches!(t.shape, Shape::LowPass(..) | Shape::HighPass(..));
+        let fmax = if is_pass { MAX_PASS_FREQ_FRACTION } else { MAX_FREQ_FRACTION } * self.sample_rate;
         let freq = if t.freq_hz.is_finite() { t.freq_hz } else { MIN_FREQ_HZ };
         self.log_freq.target = freq.clamp(MIN_FREQ_HZ, fmax.max(MIN_FREQ_HZ)).ln();
         self.gain_db.target = if t.gain_db.is_finite() { t.gain_db.clamp(-MAX_GAIN_DB, MAX_GAIN_DB) } else { 0.0 };
@@ -352,6 +357,7 @@ impl Band {
         let f = self.log_freq.value.exp();
         let q = self.log_q.value.exp();
         let g = self.effective_gain_db();
+        let before = self.sections;
         self.sections = 1;
         self.coefs[0] = match shape {
             Shape::Bell => eq_design::bell(f, g, q, fs),
@@ -360,15 +366,16 @@ impl Band {
             Shape::Notch => eq_design::notch(f, q, fs),
             Shape::Tilt => eq_design::scaled(&eq_design::high_shelf(f, g, q, fs), db_to_gain(-0.5 * g)),
             Shape::LowPass(family, order) | Shape::HighPass(family, order) => {
-                let (qs, n) = eq_design::pass_section_qs(order, family);
-                let low = matches!(shape, Shape::LowPass(..));
-                for (c, &sq) in self.coefs.iter_mut().zip(qs.iter()).take(n) {
-                    *c = if low { eq_design::low_pass(f, sq, fs) } else { eq_design::high_pass(f, sq, fs) };
-                }
-                self.sections = n;
+                let high = matches!(shape, Shape::HighPass(..));
+                self.sections = eq_design::pass_cascade(high, f, order, family, fs, &mut self.coefs);
                 self.coefs[0]
             }
         };
+        // A pass filter gains or drops its correction sections while its corner glides across
+        // fs/32 (they are exactly the identity there); sections that come back start silent.
+        for st in self.state.iter_mut().take(before.max(self.sections)).skip(before.min(self.sections)) {
+            *st = Default::default();
+        }
         if self.target.dynamics.is_some() {
             self.det_coefs = eq_design::band_pass(f, q, fs);
         }
@@ -438,7 +445,7 @@ impl Band {
     /// position after this band's sections.
     pub fn pull_sections(&mut self, c: &Cascade, at: usize) -> usize {
         for s in 0..self.sections {
-            let (s1, s2) = (c.s1[at + s], c.s2[at + s]);
+            let (s1, s2) = c.state(at + s);
             self.state[s] = [[s1[0], s2[0]], [s1[1], s2[1]]];
         }
         at + self.sections
@@ -530,127 +537,5 @@ fn tdf2_pair(c: &Coefs, sa: &mut [f64; 2], sb: &mut [f64; 2], a: &mut [f64], b: 
     for (x, y) in a.iter_mut().zip(b.iter_mut()) {
         *x = tick(c, sa, *x);
         *y = tick(c, sb, *y);
-    }
-}
-
-/// Most sections one cascade holds (ten bands of up to four sections).
-pub const MAX_CASCADE: usize = 40;
-/// Sections run as one skewed pipeline (enough independent recursions to hide the latency of
-/// one, few enough to stay in registers).
-const GROUP: usize = 4;
-
-/// Static stereo sections of several bands run sample by sample in one loop. Band by band,
-/// each section's recursion is latency bound (every sample waits for the previous one);
-/// interleaving all sections lets the CPU overlap them, and the left/right pair of each
-/// section shares one SIMD register.
-#[derive(Debug, Clone)]
-pub struct Cascade {
-    coefs: [Coefs; MAX_CASCADE],
-    /// TDF2 states, `[left, right]` pairs.
-    s1: [[f64; 2]; MAX_CASCADE],
-    s2: [[f64; 2]; MAX_CASCADE],
-    len: usize,
-}
-
-impl Default for Cascade {
-    fn default() -> Self {
-        Self { coefs: [Coefs::IDENTITY; MAX_CASCADE], s1: [[0.0; 2]; MAX_CASCADE], s2: [[0.0; 2]; MAX_CASCADE], len: 0 }
-    }
-}
-
-impl Cascade {
-    pub fn clear(&mut self) {
-        self.len = 0;
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    fn push(&mut self, c: Coefs, s1: [f64; 2], s2: [f64; 2]) {
-        self.coefs[self.len] = c;
-        self.s1[self.len] = s1;
-        self.s2[self.len] = s2;
-        self.len += 1;
-    }
-
-    /// Run every section over the chunk, in place, in skewed groups of [`GROUP`].
-    pub fn run(&mut self, a: &mut [f64], b: &mut [f64]) {
-        let mut k = 0;
-        while k < self.len {
-            let m = (self.len - k).min(GROUP);
-            match m {
-                4 => self.run_group::<4>(k, a, b),
-                3 => self.run_group::<3>(k, a, b),
-                2 => self.run_group::<2>(k, a, b),
-                _ => self.run_group::<1>(k, a, b),
-            }
-            k += m;
-        }
-    }
-
-    /// Sections `k..k+G` as a skewed pipeline: in step `i`, section `j` filters sample
-    /// `i - j`, taking its input from what section `j-1` produced in the previous step. The `G`
-    /// recursions inside a step are then independent, so their latencies overlap instead of
-    /// adding up along the cascade; states and coefficients stay in registers.
-    fn run_group<const G: usize>(&mut self, k: usize, a: &mut [f64], b: &mut [f64]) {
-        let n = a.len();
-        let c: [Coefs; G] = std::array::from_fn(|j| self.coefs[k + j]);
-        let mut s1: [[f64; 2]; G] = std::array::from_fn(|j| self.s1[k + j]);
-        let mut s2: [[f64; 2]; G] = std::array::from_fn(|j| self.s2[k + j]);
-        // pipe[j]: the output of section j in the previous step, the input of section j+1.
-        let mut pipe = [[0.0f64; 2]; G];
-        for i in 0..n + G - 1 {
-            // Last section first, so each reads its input before the step overwrites it.
-            for j in (0..G).rev() {
-                if i < j || i - j >= n {
-                    continue;
-                }
-                let x = if j == 0 { [a[i], b[i]] } else { pipe[j - 1] };
-                let y = tick_pair(&c[j], &mut s1[j], &mut s2[j], x);
-                if j == G - 1 {
-                    a[i - j] = y[0];
-                    b[i - j] = y[1];
-                } else {
-                    pipe[j] = y;
-                }
-            }
-        }
-        self.s1[k..k + G].copy_from_slice(&s1);
-        self.s2[k..k + G].copy_from_slice(&s2);
-    }
-}
-
-/// One TDF2 step of a left/right pair sharing coefficients. On x86-64 the pair is one SSE2
-/// register (baseline for the target, so no feature detection is needed); elsewhere plain
-/// scalar code.
-#[inline(always)]
-fn tick_pair(c: &Coefs, s1: &mut [f64; 2], s2: &mut [f64; 2], x: [f64; 2]) -> [f64; 2] {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::*;
-        // SAFETY: SSE2 is part of the x86-64 baseline; loads and stores go through arrays of
-        // exactly two f64 (unaligned intrinsics).
-        unsafe {
-            let xv = _mm_loadu_pd(x.as_ptr());
-            let s1v = _mm_loadu_pd(s1.as_ptr());
-            let s2v = _mm_loadu_pd(s2.as_ptr());
-            let y = _mm_add_pd(_mm_mul_pd(_mm_set1_pd(c.b0), xv), s1v);
-            // (b1 x + s2) - a1 y: only the last two operations wait for y.
-            let n1 = _mm_sub_pd(_mm_add_pd(_mm_mul_pd(_mm_set1_pd(c.b1), xv), s2v), _mm_mul_pd(_mm_set1_pd(c.a1), y));
-            let n2 = _mm_sub_pd(_mm_mul_pd(_mm_set1_pd(c.b2), xv), _mm_mul_pd(_mm_set1_pd(c.a2), y));
-            _mm_storeu_pd(s1.as_mut_ptr(), n1);
-            _mm_storeu_pd(s2.as_mut_ptr(), n2);
-            let mut out = [0.0; 2];
-            _mm_storeu_pd(out.as_mut_ptr(), y);
-            out
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let y = [c.b0 * x[0] + s1[0], c.b0 * x[1] + s1[1]];
-        *s1 = [(c.b1 * x[0] + s2[0]) - c.a1 * y[0], (c.b1 * x[1] + s2[1]) - c.a1 * y[1]];
-        *s2 = [c.b2 * x[0] - c.a2 * y[0], c.b2 * x[1] - c.a2 * y[1]];
-        y
     }
 }
