@@ -1,1 +1,435 @@
-//! (to be written)
+//! Linkwitz-Riley 24 dB/oct crossovers with allpass phase compensation.
+//!
+//! Built from the trapezoidal (TPT) state-variable filter rather than biquads because the
+//! crossover frequencies are automatable: the TPT SVF keeps its state meaningful when its
+//! coefficients move, so a sweeping split point neither clicks nor blows up.
+//!
+//! One Butterworth SVF (`k = sqrt 2`) gives low-pass, band-pass and high-pass at once. An LR4
+//! low-pass is two Butterworth low-passes in series. The LR4 pair sums to the second-order
+//! allpass `(s² - k s + 1) / (s² + k s + 1)`, which the first SVF also yields as
+//! `x - 2 k bp`. So the high-pass is computed as `allpass - low-pass`: two SVF ticks per split
+//! instead of four, and `low + high == allpass` holds by construction, to rounding error.
+//!
+//! A network of splits (lowest split point first) makes the lower bands skip the later
+//! splits, so each of them passes through an allpass at every later split point instead:
+//! every band then carries the same phase and the bands at unity sum to a flat allpass.
+//!
+//! [`Lr8Split`] is the 48 dB/oct variant (Butterworth-4 squared, same allpass trick) for
+//! uses that need a steeper split than the multiband crossover, such as mono bass.
+//!
+//! Every filter here works on `N` lanes at once (stereo `[l, r]`, or `[mid, side]`) with
+//! shared coefficients, so the compiler can process the lanes in one SIMD register.
+
+/// `k = 1/Q` of a Butterworth second-order section: two of them in series make the LR4.
+const BUTTERWORTH_K: f64 = std::f64::consts::SQRT_2;
+
+/// Lowest crossover frequency the filters accept.
+pub const MIN_CROSSOVER_HZ: f64 = 10.0;
+
+/// Highest crossover frequency as a fraction of the sample rate: the prewarped `tan` stays
+/// well-conditioned and the split keeps a usable high band.
+pub const MAX_CROSSOVER_FRACTION: f64 = 0.45;
+
+/// Most split points a [`Crossover`] network holds (so at most `MAX_SPLITS + 1` bands).
+pub const MAX_SPLITS: usize = 3;
+
+/// Most bands of a [`Crossover`] network.
+pub const MAX_NETWORK_BANDS: usize = MAX_SPLITS + 1;
+
+/// Time constant of the glide of a moving crossover frequency (in log frequency).
+const GLIDE_MS: f64 = 30.0;
+
+/// While a frequency glides, its coefficients are recomputed every this many samples: often
+/// enough that the steps are inaudible, rarely enough that the `tan` costs nothing.
+const GLIDE_CHUNK: usize = 32;
+
+/// A glide closer than this ratio to its target snaps to it (and stops recomputing).
+const GLIDE_SNAP_RATIO: f64 = 1.0e-6;
+
+/// Coefficients of a Butterworth TPT state-variable filter (Zavalishin / Simper form).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SvfCoefs {
+    a1: f64,
+    a2: f64,
+    a3: f64,
+    /// Damping `1/Q`; the section's allpass is `x - 2 k bp`.
+    k: f64,
+}
+
+impl SvfCoefs {
+    /// Butterworth section at `freq_hz`, clamped to the usable range for `sample_rate`.
+    pub fn butterworth(freq_hz: f64, sample_rate: f64) -> Self {
+        Self::with_damping(freq_hz, sample_rate, BUTTERWORTH_K)
+    }
+
+    /// Section of damping `k = 1/Q` at `freq_hz` (clamped like [`SvfCoefs::butterworth`]).
+    pub fn with_damping(freq_hz: f64, sample_rate: f64, k: f64) -> Self {
+        let f = clamp_crossover(freq_hz, sample_rate);
+        let g = (std::f64::consts::PI * f / sample_rate).tan();
+        let a1 = 1.0 / (1.0 + g * (g + k));
+        let a2 = g * a1;
+        let a3 = g * a2;
+        Self { a1, a2, a3, k }
+    }
+}
+
+impl Default for SvfCoefs {
+    fn default() -> Self {
+        Self::butterworth(1000.0, 48000.0)
+    }
+}
+
+/// Clamp a crossover frequency into `MIN_CROSSOVER_HZ ..= MAX_CROSSOVER_FRACTION * fs`;
+/// a non-finite value becomes the lowest frequency.
+pub fn clamp_crossover(freq_hz: f64, sample_rate: f64) -> f64 {
+    let hi = (MAX_CROSSOVER_FRACTION * sample_rate).max(MIN_CROSSOVER_HZ);
+    if freq_hz.is_finite() {
+        freq_hz.clamp(MIN_CROSSOVER_HZ, hi)
+    } else {
+        MIN_CROSSOVER_HZ
+    }
+}
+
+/// State of an `N`-lane Butterworth SVF.
+#[derive(Debug, Clone, Copy)]
+pub struct Svf<const N: usize> {
+    ic1: [f64; N],
+    ic2: [f64; N],
+}
+
+impl<const N: usize> Default for Svf<N> {
+    fn default() -> Self {
+        Self { ic1: [0.0; N], ic2: [0.0; N] }
+    }
+}
+
+impl<const N: usize> Svf<N> {
+    pub fn reset(&mut self) {
+        *self = Self::default();
+    }
+
+    /// One sample: returns `(low-pass, band-pass)`; the allpass is `x - 2 k bp`.
+    #[inline(always)]
+    pub fn tick(&mut self, c: &SvfCoefs, x: [f64; N]) -> ([f64; N], [f64; N]) {
+        let mut lp = [0.0; N];
+        let mut bp = [0.0; N];
+        for i in 0..N {
+            let v3 = x[i] - self.ic2[i];
+            let v1 = c.a1 * self.ic1[i] + c.a2 * v3;
+            let v2 = self.ic2[i] + c.a2 * self.ic1[i] + c.a3 * v3;
+            self.ic1[i] = 2.0 * v1 - self.ic1[i];
+            self.ic2[i] = 2.0 * v2 - self.ic2[i];
+            lp[i] = v2;
+            bp[i] = v1;
+        }
+        (lp, bp)
+    }
+}
+
+/// The second-order allpass `LR4 low + LR4 high` of one split point, used to give the bands
+/// that skip a split the phase of the bands that go through it.
+#[derive(Debug, Clone, Copy)]
+pub struct LrAllpass<const N: usize> {
+    svf: Svf<N>,
+}
+
+impl<const N: usize> Default for LrAllpass<N> {
+    fn default() -> Self {
+        Self { svf: Svf::default() }
+    }
+}
+
+impl<const N: usize> LrAllpass<N> {
+    pub fn reset(&mut self) {
+        self.svf.reset();
+    }
+
+    #[inline(always)]
+    pub fn tick(&mut self, c: &SvfCoefs, x: [f64; N]) -> [f64; N] {
+        let (_, bp) = self.svf.tick(c, x);
+        let mut y = [0.0; N];
+        for i in 0..N {
+            y[i] = x[i] - 2.0 * c.k * bp[i];
+        }
+        y
+    }
+}
+
+/// One Linkwitz-Riley 24 dB/oct split point.
+#[derive(Debug, Clone, Copy)]
+pub struct LrSplit<const N: usize> {
+    first: Svf<N>,
+    second: Svf<N>,
+}
+
+impl<const N: usize> Default for LrSplit<N> {
+    fn default() -> Self {
+        Self { first: Svf::default(), second: Svf::default() }
+    }
+}
+
+impl<const N: usize> LrSplit<N> {
+    pub fn reset(&mut self) {
+        self.first.reset();
+        self.second.reset();
+    }
+
+    /// One sample: returns `(low, high)`, with `low + high` the split's allpass.
+    #[inline(always)]
+    pub fn tick(&mut self, c: &SvfCoefs, x: [f64; N]) -> ([f64; N], [f64; N]) {
+        let (lp1, bp1) = self.first.tick(c, x);
+        let (low, _) = self.second.tick(c, lp1);
+        let mut high = [0.0; N];
+        for i in 0..N {
+            high[i] = x[i] - 2.0 * c.k * bp1[i] - low[i];
+        }
+        (low, high)
+    }
+}
+
+/// Dampings of the two sections of a 4th-order Butterworth: `2 cos(pi/8)`, `2 cos(3 pi/8)`.
+pub const BUTTERWORTH4_K: [f64; 2] = [1.847_759_065_022_573_5, 0.765_366_864_730_179_8];
+
+/// Coefficients of a Linkwitz-Riley 48 dB/oct split: its two Butterworth-4 sections.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Lr8Coefs {
+    pub sections: [SvfCoefs; 2],
+}
+
+impl Lr8Coefs {
+    pub fn new(freq_hz: f64, sample_rate: f64) -> Self {
+        Self { sections: BUTTERWORTH4_K.map(|k| SvfCoefs::with_damping(freq_hz, sample_rate, k)) }
+    }
+}
+
+/// A Linkwitz-Riley 48 dB/oct split: low = (Butterworth-4 low-pass)², and high = allpass -
+/// low with the allpass `B(-s)/B(s)` of the Butterworth-4 (that is what LR8 low + high sums
+/// to, since `B(s) B(-s) = 1 + s^8`). Five SVF ticks per sample.
+#[derive(Debug, Clone, Copy)]
+pub struct Lr8Split<const N: usize> {
+    /// First Butterworth-4 low-pass (its first section also feeds the allpass).
+    lp1: [Svf<N>; 2],
+    /// Second section of the allpass.
+    ap2: Svf<N>,
+    /// Second Butterworth-4 low-pass.
+    lp2: [Svf<N>; 2],
+}
+
+impl<const N: usize> Default for Lr8Split<N> {
+    fn default() -> Self {
+        Self { lp1: Default::default(), ap2: Svf::default(), lp2: Default::default() }
+    }
+}
+
+impl<const N: usize> Lr8Split<N> {
+    pub fn reset(&mut self) {
+        *self = Self::default();
+    }
+
+    /// One sample: returns `(low, high)`, with `low + high` the split's allpass.
+    #[inline(always)]
+    pub fn tick(&mut self, c: &Lr8Coefs, x: [f64; N]) -> ([f64; N], [f64; N]) {
+        let [c1, c2] = &c.sections;
+        let (lp_a, bp_a) = self.lp1[0].tick(c1, x);
+        let (lp_b, _) = self.lp1[1].tick(c2, lp_a);
+        let mut ap1 = [0.0; N];
+        for i in 0..N {
+            ap1[i] = x[i] - 2.0 * c1.k * bp_a[i];
+        }
+        let (_, bp_ap) = self.ap2.tick(c2, ap1);
+        let (lp_c, _) = self.lp2[0].tick(c1, lp_b);
+        let (low, _) = self.lp2[1].tick(c2, lp_c);
+        let mut high = [0.0; N];
+        for i in 0..N {
+            high[i] = ap1[i] - 2.0 * c2.k * bp_ap[i] - low[i];
+        }
+        (low, high)
+    }
+}
+
+/// A crossover frequency that glides to its target in log frequency.
+#[derive(Debug, Clone, Copy)]
+struct Glide {
+    current: f64,
+    target: f64,
+    coefs: SvfCoefs,
+}
+
+impl Glide {
+    fn new(freq: f64, sample_rate: f64) -> Self {
+        Self { current: freq, target: freq, coefs: SvfCoefs::butterworth(freq, sample_rate) }
+    }
+
+    fn moving(&self) -> bool {
+        self.current != self.target
+    }
+
+    /// Advance by one glide chunk with the per-chunk log-domain coefficient `step`.
+    fn advance(&mut self, step: f64, sample_rate: f64) {
+        let ratio = self.target / self.current;
+        if (ratio - 1.0).abs() < GLIDE_SNAP_RATIO {
+            self.current = self.target;
+        } else {
+            self.current *= ratio.powf(step);
+        }
+        self.coefs = SvfCoefs::butterworth(self.current, sample_rate);
+    }
+}
+
+/// An `N`-lane Linkwitz-Riley crossover network of 2 to [`MAX_NETWORK_BANDS`] bands whose
+/// bands sum to an allpass (the product of the split points' allpasses).
+///
+/// Frequencies given to [`Crossover::set_frequencies`] glide (log-domain one-pole, 30 ms) so
+/// automation does not click. A band-count change takes effect at once; the splits it brings
+/// into use start from a cleared state (a brief filter transient, never instability).
+#[derive(Debug, Clone)]
+pub struct Crossover<const N: usize> {
+    sample_rate: f64,
+    bands: usize,
+    glides: [Glide; MAX_SPLITS],
+    /// Per-chunk fraction of the remaining log-frequency distance covered while gliding.
+    glide_step: f64,
+    splits: [LrSplit<N>; MAX_SPLITS],
+    /// `comp[b][s]`: the allpass at split `s` that band `b` (`b < s`) passes through.
+    comp: [[LrAllpass<N>; MAX_SPLITS]; MAX_SPLITS],
+}
+
+impl<const N: usize> Default for Crossover<N> {
+    fn default() -> Self {
+        let mut x = Self {
+            sample_rate: 48000.0,
+            bands: 2,
+            glides: [Glide::new(1000.0, 48000.0); MAX_SPLITS],
+            glide_step: 0.0,
+            splits: Default::default(),
+            comp: Default::default(),
+        };
+        x.prepare(48000.0);
+        x
+    }
+}
+
+impl<const N: usize> Crossover<N> {
+    /// Set the sample rate; frequencies jump to their targets and the state is cleared.
+    pub fn prepare(&mut self, sample_rate: f64) {
+        self.sample_rate = sample_rate;
+        self.glide_step = 1.0 - (-(GLIDE_CHUNK as f64) / (GLIDE_MS * 0.001 * sample_rate)).exp();
+        for g in &mut self.glides {
+            *g = Glide::new(clamp_crossover(g.target, sample_rate), sample_rate);
+        }
+        self.reset();
+    }
+
+    pub fn reset(&mut self) {
+        for s in &mut self.splits {
+            s.reset();
+        }
+        for row in &mut self.comp {
+            for a in row {
+                a.reset();
+            }
+        }
+    }
+
+    /// Frequencies jump to their targets (no glide), e.g. at the start of a session.
+    pub fn settle(&mut self) {
+        for g in &mut self.glides {
+            if g.moving() {
+                *g = Glide::new(g.target, self.sample_rate);
+            }
+        }
+    }
+
+    pub fn bands(&self) -> usize {
+        self.bands
+    }
+
+    /// Use `bands` bands (clamped to `2..=MAX_NETWORK_BANDS`). Splits newly brought into use
+    /// start cleared.
+    pub fn set_bands(&mut self, bands: usize) {
+        let bands = bands.clamp(2, MAX_NETWORK_BANDS);
+        if bands > self.bands {
+            let new = self.bands - 1..bands - 1;
+            for s in &mut self.splits[new.clone()] {
+                s.reset();
+            }
+            for row in &mut self.comp {
+                for a in &mut row[new.clone()] {
+                    a.reset();
+                }
+            }
+        }
+        self.bands = bands;
+    }
+
+    /// Target split frequencies, ascending (the caller keeps them sorted); the first
+    /// `bands - 1` are used. Each is clamped to the usable range.
+    pub fn set_frequencies(&mut self, freqs: &[f64]) {
+        for (g, &f) in self.glides.iter_mut().zip(freqs) {
+            g.target = clamp_crossover(f, self.sample_rate);
+        }
+    }
+
+    /// Current (possibly gliding) frequency of split `i`.
+    pub fn frequency(&self, i: usize) -> f64 {
+        self.glides[i].current
+    }
+
+    /// Split `input` into `out[0..bands]`, each at least `input.len()` long.
+    pub fn process(&mut self, input: &[[f64; N]], out: &mut [Vec<[f64; N]>]) {
+        let splits = self.bands - 1;
+        let mut start = 0;
+        while start < input.len() {
+            let moving = self.glides[..splits].iter().any(Glide::moving);
+            let end = if moving { (start + GLIDE_CHUNK).min(input.len()) } else { input.len() };
+            if moving {
+                for g in &mut self.glides[..splits] {
+                    if g.moving() {
+                        g.advance(self.glide_step, self.sample_rate);
+                    }
+                }
+            }
+            self.process_run(&input[start..end], out, start);
+            start = end;
+        }
+    }
+
+    /// Process a run of samples with fixed coefficients.
+    fn process_run(&mut self, input: &[[f64; N]], out: &mut [Vec<[f64; N]>], offset: usize) {
+        match self.bands - 1 {
+            1 => self.run::<1>(input, out, offset),
+            2 => self.run::<2>(input, out, offset),
+            _ => self.run::<3>(input, out, offset),
+        }
+    }
+
+    /// All splits and compensation allpasses of one sample in one pass: each filter's
+    /// recursion is a serial chain, and running them side by side lets the CPU overlap them
+    /// (split by split, every loop would wait on its one chain).
+    fn run<const SPLITS: usize>(&mut self, input: &[[f64; N]], out: &mut [Vec<[f64; N]>], offset: usize) {
+        let coefs: [SvfCoefs; SPLITS] = std::array::from_fn(|s| self.glides[s].coefs);
+        let mut splits: [LrSplit<N>; SPLITS] = std::array::from_fn(|s| self.splits[s]);
+        let mut comp: [[LrAllpass<N>; MAX_SPLITS]; MAX_SPLITS] = self.comp;
+        // Band slices taken once, so the loop does not reload the `Vec` headers.
+        let n = input.len();
+        let mut bands = out.iter_mut();
+        let outs: [&mut [[f64; N]]; MAX_NETWORK_BANDS] =
+            std::array::from_fn(|_| bands.next().map_or(&mut [][..], |v| &mut v[offset..offset + n]));
+        for (i, &x) in input.iter().enumerate() {
+            let mut rest = x;
+            for s in 0..SPLITS {
+                let (low, high) = splits[s].tick(&coefs[s], rest);
+                // Bands below a later split skip it: give them its phase.
+                let mut y = low;
+                for later in s + 1..SPLITS {
+                    y = comp[s][later].tick(&coefs[later], y);
+                }
+                outs[s][i] = y;
+                rest = high;
+            }
+            outs[SPLITS][i] = rest;
+        }
+        self.splits[..SPLITS].copy_from_slice(&splits);
+        self.comp = comp;
+    }
+}

@@ -1,6 +1,23 @@
 //! Stage 3, multiband compression: Linkwitz-Riley split, per-band compressors.
+//!
+//! The input (left/right, or mid/side in [`StereoMode::MidSide`]) is split by a
+//! phase-compensated LR4 network (`filters::crossover`) into 2 to 4 bands; each band runs its
+//! own compressor (`compressor.rs`) and the bands are summed. With every band at unity the
+//! stage is the allpass of the network: flat magnitude, no latency.
+//!
+//! Settings are sanitised in [`Multiband::set`] (documented there): crossovers sorted,
+//! clamped to 20 Hz .. min(20 kHz, 0.45 fs) and kept at least a third of an octave apart;
+//! non-finite numbers fall back to the defaults.
 
+mod compressor;
+mod fast_log;
+
+pub use compressor::{static_reduction_db, AUTO_MAKEUP_REF_DB, PEAK_HOLD_MS, RMS_WINDOW_MS};
+
+use crate::filters::crossover::Crossover;
 use crate::stage::Stage;
+use crate::util::sanitize;
+use compressor::BandCompressor;
 
 /// The most bands the stage can run.
 pub const MAX_BANDS: usize = 4;
@@ -74,21 +91,200 @@ impl Default for MultibandSettings {
     }
 }
 
-/// Stage 3. (Pass-through until its DSP lands.)
+/// Lowest crossover frequency the stage accepts.
+pub const MIN_CROSSOVER_HZ: f64 = 20.0;
+
+/// Highest crossover frequency (further capped at 0.45 fs by the filters).
+pub const MAX_CROSSOVER_HZ: f64 = 20000.0;
+
+/// Smallest ratio between neighbouring crossovers (a third of an octave): closer splits would
+/// leave a band with almost nothing in it and overlapping skirts.
+pub const MIN_CROSSOVER_RATIO: f64 = 1.259_921_049_894_873_2;
+
+/// Control-rate interval: each compressor updates its detector, envelope and gain once per
+/// this many seconds (rounded to whole samples) and ramps its gain linearly in between.
+const CONTROL_INTERVAL_S: f64 = 1.0 / 3000.0;
+
+/// Accepted ranges of the per-band settings (outside: clamped; non-finite: the default).
+const THRESHOLD_RANGE_DB: (f64, f64) = (-96.0, 24.0);
+const RATIO_RANGE: (f64, f64) = (1.0, 100.0);
+const ATTACK_RANGE_MS: (f64, f64) = (0.05, 2000.0);
+const RELEASE_RANGE_MS: (f64, f64) = (1.0, 10000.0);
+const KNEE_RANGE_DB: (f64, f64) = (0.0, 48.0);
+const MAKEUP_RANGE_DB: (f64, f64) = (-48.0, 48.0);
+
+/// Clamp `x` into `range`, or take `fallback` when it is not finite.
+fn clean(x: f64, range: (f64, f64), fallback: f64) -> f64 {
+    if x.is_finite() {
+        x.clamp(range.0, range.1)
+    } else {
+        fallback
+    }
+}
+
+/// Sanitised copy of a band's settings.
+fn clean_band(b: &CompBand) -> CompBand {
+    let d = CompBand::default();
+    CompBand {
+        threshold_db: clean(b.threshold_db, THRESHOLD_RANGE_DB, d.threshold_db),
+        ratio: clean(b.ratio, RATIO_RANGE, d.ratio),
+        attack_ms: clean(b.attack_ms, ATTACK_RANGE_MS, d.attack_ms),
+        release_ms: clean(b.release_ms, RELEASE_RANGE_MS, d.release_ms),
+        knee_db: clean(b.knee_db, KNEE_RANGE_DB, d.knee_db),
+        makeup_db: clean(b.makeup_db, MAKEUP_RANGE_DB, d.makeup_db),
+        solo: b.solo,
+        bypass: b.bypass,
+    }
+}
+
+/// Sanitise the crossovers for `sample_rate`: non-finite ones take their default, then all
+/// are sorted, clamped to `MIN_CROSSOVER_HZ ..= min(MAX_CROSSOVER_HZ, 0.45 fs)` and spread to
+/// at least `MIN_CROSSOVER_RATIO` apart (pushed up from the bottom, then down from the top if
+/// that overran the upper limit).
+pub fn clean_crossovers(freqs: &[f64; MAX_BANDS - 1], sample_rate: f64) -> [f64; MAX_BANDS - 1] {
+    let defaults = MultibandSettings::default().crossovers_hz;
+    let mut f = [0.0; MAX_BANDS - 1];
+    for i in 0..f.len() {
+        f[i] = if freqs[i].is_finite() { freqs[i] } else { defaults[i] };
+    }
+    f.sort_by(|a, b| a.total_cmp(b));
+    let hi = MAX_CROSSOVER_HZ.min(crate::filters::crossover::MAX_CROSSOVER_FRACTION * sample_rate);
+    let lo = MIN_CROSSOVER_HZ.min(hi);
+    for x in &mut f {
+        *x = x.clamp(lo, hi);
+    }
+    for i in 1..f.len() {
+        f[i] = f[i].max(f[i - 1] * MIN_CROSSOVER_RATIO);
+    }
+    let last = f.len() - 1;
+    f[last] = f[last].min(hi);
+    for i in (0..last).rev() {
+        f[i] = f[i].min(f[i + 1] / MIN_CROSSOVER_RATIO);
+    }
+    f
+}
+
+/// Stage 3: multiband compression.
 #[derive(Debug, Default)]
 pub struct Multiband {
-    settings: MultibandSettings,
+    sample_rate: f64,
+    /// The settings last given to [`Stage::set`], to skip the work when nothing changed.
+    settings: Option<MultibandSettings>,
+    mode: StereoMode,
+    bands: usize,
+    crossover: Crossover<2>,
+    comps: [BandCompressor; MAX_BANDS],
+    /// Working buffers, `max_block` frames each: the (M/S-converted) input, the bands, the sum.
+    input: Vec<[f64; 2]>,
+    band_buf: Vec<Vec<[f64; 2]>>,
+    sum: Vec<[f64; 2]>,
+}
+
+impl Multiband {
+    /// Gain reduction per band in dB (positive = reduction), the larger of the two channels;
+    /// bands beyond [`Multiband::active_bands`] read 0.
+    pub fn gain_reduction_db(&self) -> [f64; MAX_BANDS] {
+        let mut gr = [0.0; MAX_BANDS];
+        for (b, g) in gr.iter_mut().enumerate().take(self.bands) {
+            *g = self.comps[b].reduction_db();
+        }
+        gr
+    }
+
+    /// Number of bands in use.
+    pub fn active_bands(&self) -> usize {
+        self.bands
+    }
+
+    /// The crossover frequencies in use right now (gliding towards their settings).
+    pub fn crossover_hz(&self) -> [f64; MAX_BANDS - 1] {
+        std::array::from_fn(|i| self.crossover.frequency(i))
+    }
 }
 
 impl Stage for Multiband {
     type Settings = MultibandSettings;
-    fn prepare(&mut self, _sample_rate: f64, _max_block: usize) {}
-    fn reset(&mut self) {}
+
+    fn prepare(&mut self, sample_rate: f64, max_block: usize) {
+        self.sample_rate = sample_rate;
+        let chunk = ((CONTROL_INTERVAL_S * sample_rate).round() as usize).max(1);
+        for c in &mut self.comps {
+            c.prepare(sample_rate, chunk);
+        }
+        self.crossover.prepare(sample_rate);
+        self.input = vec![[0.0; 2]; max_block];
+        self.band_buf = vec![vec![[0.0; 2]; max_block]; MAX_BANDS];
+        self.sum = vec![[0.0; 2]; max_block];
+        if let Some(s) = self.settings.take() {
+            // Re-derive everything rate-dependent (crossover clamps, envelope coefficients).
+            self.set(&s);
+        } else {
+            self.set(&MultibandSettings::default());
+        }
+        self.reset();
+    }
+
+    fn reset(&mut self) {
+        self.crossover.settle();
+        self.crossover.reset();
+        for c in &mut self.comps {
+            c.reset();
+        }
+    }
+
     fn latency(&self) -> usize {
         0
     }
+
+    /// Sanitising: `bands` is clamped to `2..=MAX_BANDS`; crossovers as in
+    /// [`clean_crossovers`]; per-band values are clamped to their ranges and fall back to the
+    /// band defaults when not finite; `stereo_link` is clamped to `0..=1` (non-finite: 1).
     fn set(&mut self, settings: &Self::Settings) {
-        self.settings = settings.clone();
+        if self.settings.as_ref() == Some(settings) {
+            return;
+        }
+        self.settings = Some(settings.clone());
+        let bands = settings.bands.clamp(2, MAX_BANDS);
+        if bands != self.bands {
+            // Bands coming into use start from a clean compressor state.
+            for b in self.bands.min(bands)..bands {
+                self.comps[b].reset();
+            }
+            self.crossover.set_bands(bands);
+            self.bands = bands;
+        }
+        self.crossover.set_frequencies(&clean_crossovers(&settings.crossovers_hz, self.sample_rate));
+        self.mode = settings.mode;
+        let link = clean(settings.stereo_link, (0.0, 1.0), 1.0);
+        let any_solo = settings.band[..bands].iter().any(|b| b.solo);
+        for b in 0..MAX_BANDS {
+            let band = clean_band(&settings.band[b]);
+            let audible = !any_solo || band.solo;
+            self.comps[b].set(&band, settings.detector, link, settings.auto_makeup, audible);
+        }
     }
-    fn process(&mut self, _left: &mut [f64], _right: &mut [f64]) {}
+
+    fn process(&mut self, left: &mut [f64], right: &mut [f64]) {
+        let n = left.len().min(right.len()).min(self.input.len());
+        let mid_side = self.mode == StereoMode::MidSide;
+        for i in 0..n {
+            let (l, r) = (sanitize(left[i]), sanitize(right[i]));
+            self.input[i] = if mid_side { [0.5 * (l + r), 0.5 * (l - r)] } else { [l, r] };
+        }
+        self.crossover.process(&self.input[..n], &mut self.band_buf);
+        self.sum[..n].fill([0.0; 2]);
+        for b in 0..self.bands {
+            self.comps[b].process(&self.band_buf[b][..n], &mut self.sum[..n]);
+        }
+        for i in 0..n {
+            let [a, b] = self.sum[i];
+            if mid_side {
+                left[i] = a + b;
+                right[i] = a - b;
+            } else {
+                left[i] = a;
+                right[i] = b;
+            }
+        }
+    }
 }

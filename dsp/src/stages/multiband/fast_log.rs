@@ -1,0 +1,71 @@
+//! Fast `log2` / `exp2` for the compressors' control path.
+//!
+//! Every band converts its detector level to dB and its gain back to linear once per control
+//! tick and channel; with the standard library's transcendental functions that alone would
+//! cost more than the crossover filters. These approximations are accurate to better than
+//! 1e-6 dB over the range the compressors use, far below the 0.2 dB the static curve is held
+//! to.
+
+/// Smallest argument [`fast_log2`] distinguishes; anything below reads as this (-400 dBFS).
+const LOG_FLOOR: f64 = 1.0e-20;
+
+/// Largest magnitude of an [`fast_exp2`] argument (2^±1000 stays a normal `f64`).
+const EXP2_LIMIT: f64 = 1000.0;
+
+/// `log2(x)` for `x > 0`; values below `LOG_FLOOR`, NaN included, read as `LOG_FLOOR`, and
+/// infinity as `f64::MAX`.
+///
+/// Splits off the binary exponent, centres the mantissa `m` on `[1/sqrt2, sqrt2)` and uses
+/// the series of `ln m = 2 atanh t`, `t = (m-1)/(m+1)`, `|t| < 0.172`, up to `t^9`.
+#[inline(always)]
+pub fn fast_log2(x: f64) -> f64 {
+    let x = if x >= LOG_FLOOR { x.min(f64::MAX) } else { LOG_FLOOR };
+    let bits = x.to_bits();
+    let mut exponent = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    let mut m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+    if m > std::f64::consts::SQRT_2 {
+        m *= 0.5;
+        exponent += 1;
+    }
+    let t = (m - 1.0) / (m + 1.0);
+    let t2 = t * t;
+    let series = t * (1.0 + t2 * (1.0 / 3.0 + t2 * (1.0 / 5.0 + t2 * (1.0 / 7.0 + t2 * (1.0 / 9.0)))));
+    exponent as f64 + series * (2.0 / std::f64::consts::LN_2)
+}
+
+/// `2^y`, with `y` clamped to `±EXP2_LIMIT` (NaN reads as `-EXP2_LIMIT`).
+///
+/// Rounds `y` to the nearest integer `i` (set straight into the exponent bits) and evaluates
+/// `2^f`, `|f| <= 0.5`, by its Taylor series in `f ln 2` up to the 7th power.
+#[inline(always)]
+pub fn fast_exp2(y: f64) -> f64 {
+    let y = if y >= -EXP2_LIMIT { y.min(EXP2_LIMIT) } else { -EXP2_LIMIT };
+    let i = y.round();
+    let z = (y - i) * std::f64::consts::LN_2;
+    let p = 1.0
+        + z * (1.0
+            + z * (1.0 / 2.0
+                + z * (1.0 / 6.0 + z * (1.0 / 24.0 + z * (1.0 / 120.0 + z * (1.0 / 720.0 + z * (1.0 / 5040.0)))))));
+    p * f64::from_bits(((i as i64 + 1023) as u64) << 52)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log2_and_exp2_match_std_to_a_micro_decibel() {
+        let mut x = 1.0e-12;
+        while x < 1.0e12 {
+            let db_err = 20.0 * std::f64::consts::LOG10_2 * (fast_log2(x) - x.log2());
+            assert!(db_err.abs() < 1.0e-6, "log2({x}): {db_err} dB");
+            x *= 1.37;
+        }
+        let mut y = -60.0;
+        while y < 60.0 {
+            let rel = fast_exp2(y) / y.exp2() - 1.0;
+            assert!(rel.abs() < 1.0e-7, "exp2({y}): {rel}");
+            y += 0.0371;
+        }
+    }
+}
