@@ -398,9 +398,9 @@ fn latency_is_constant_and_bounded() {
     let fs = 48000.0;
     let mut lim = limiter(fs, &LimiterSettings::default());
     let base = lim.latency();
-    // 1.5 ms lookahead plus both detectors' filter delay (about 1 ms each) and the guard's
-    // 0.25 ms ramp: under 5 ms.
-    assert!(base >= 72 && base < (0.005 * fs) as usize, "latency {base}");
+    // 1.5 ms lookahead plus both detectors' filter delay (about 1.4 ms for the main one's
+    // 128 taps, 2 ms for the guard's 192) and the guard's 0.25 ms ramp: under 6 ms.
+    assert!(base >= 72 && base < (0.006 * fs) as usize, "latency {base}");
     // Ordinary settings do not move it.
     lim.set(&LimiterSettings {
         ceiling_dbtp: -2.0,

@@ -48,6 +48,17 @@
 //! double-buffered (each sample written twice, `T` apart) so the filter window is always one
 //! contiguous slice and no index is wrapped in the inner loop. Allocation happens only in
 //! `new`.
+//!
+//! The cascades, which the limiter and the saturation run, work a chunk at a time instead
+//! ([`CascadeInterpolator::process_block`], [`CascadeDecimator::process_block`]; sample by
+//! sample is the same with chunks of one). Every stage is a half-band, so it reduces to one
+//! `T`-tap filter over a contiguous, oldest-first buffer (history, then the chunk), plus a
+//! delay for the centre tap or the even phase. That filter ([`fir`]) is vectorised across
+//! consecutive outputs: each coefficient is broadcast once and multiplied into a run of 8
+//! outputs (16 with AVX2 + FMA, picked at run time), with no horizontal sums and no
+//! wrapping. The symmetry of the taps is not folded: with fused multiply-adds folding saves
+//! no instruction (an add replaces a multiply-add), and without them little. Compared with
+//! the sample-by-sample path this is 3x to 5x fewer instructions.
 
 use std::f64::consts::PI;
 
@@ -431,21 +442,279 @@ impl PolyphaseDecimator {
 /// Dot product of the first `a.len()` elements, with interleaved partial sums so the adds do
 /// not form one long dependency chain and the compiler can vectorise across them.
 #[inline(always)]
-fn dot(a: &[f64], b: &[f64]) -> f64 {
+fn dot<T: Sample>(a: &[T], b: &[T]) -> T {
     const LANES: usize = 8;
     let b = &b[..a.len()];
-    let mut acc = [0.0f64; LANES];
+    let mut acc = [T::default(); LANES];
     let (a_main, a_rest) = a.split_at(a.len() - a.len() % LANES);
     let (b_main, b_rest) = b.split_at(a_main.len());
     for (a, b) in a_main.chunks_exact(LANES).zip(b_main.chunks_exact(LANES)) {
         for i in 0..LANES {
-            acc[i] += a[i] * b[i];
+            acc[i] = acc[i] + a[i] * b[i];
         }
     }
-    for (i, (x, y)) in a_rest.iter().zip(b_rest).enumerate() {
-        acc[i] += x * y;
+    for (i, (&x, &y)) in a_rest.iter().zip(b_rest).enumerate() {
+        acc[i] = acc[i] + x * y;
     }
     ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+}
+
+/// A sample type of the cascade interpolator: `f64` (the audio path) or `f32` (true-peak
+/// detection, where twice the lanes per vector pay and the rounding is bounded, see
+/// [`CascadeInterpolator::rounding_bound`]).
+pub trait Sample:
+    Copy
+    + Default
+    + PartialEq
+    + std::fmt::Debug
+    + std::ops::Add<Output = Self>
+    + std::ops::Mul<Output = Self>
+{
+    /// Unit roundoff: half the distance from 1 to the next number.
+    const UNIT_ROUNDOFF: f64;
+    fn from_f64(x: f64) -> Self;
+    /// `self · a + b` with one rounding (only called where the code is compiled for FMA).
+    fn mul_add(self, a: Self, b: Self) -> Self;
+    /// [`fir`] for this type.
+    fn fir(c: &[Self], x: &[Self], y: &mut [Self]);
+}
+
+impl Sample for f64 {
+    const UNIT_ROUNDOFF: f64 = f64::EPSILON / 2.0;
+    #[inline(always)]
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        f64::mul_add(self, a, b)
+    }
+    #[inline]
+    fn fir(c: &[Self], x: &[Self], y: &mut [Self]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports the features the function is compiled for (checked
+            // above).
+            unsafe { fir_avx2_fma::<f64, { 4 * AVX2_REGISTER_OUTPUTS / 2 }>(c, x, y) };
+            return;
+        }
+        fir_kernel::<f64, SSE2_OUTPUTS, false>(c, x, y);
+    }
+}
+
+impl Sample for f32 {
+    const UNIT_ROUNDOFF: f64 = f32::EPSILON as f64 / 2.0;
+    #[inline(always)]
+    fn from_f64(x: f64) -> Self {
+        x as f32
+    }
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        f32::mul_add(self, a, b)
+    }
+    #[inline]
+    fn fir(c: &[Self], x: &[Self], y: &mut [Self]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: as for `f64`.
+            unsafe { fir_avx2_fma::<f32, { 4 * AVX2_REGISTER_OUTPUTS }>(c, x, y) };
+            return;
+        }
+        fir_kernel::<f32, { 2 * SSE2_OUTPUTS }, false>(c, x, y);
+    }
+}
+
+/// Outputs the block FIR kernel computes together on plain SSE2 for `f64` (two lanes per
+/// register): 8 outputs in two sets of accumulators are 8 registers, half of the 16 (16
+/// outputs for `f32`, four lanes).
+const SSE2_OUTPUTS: usize = 8;
+/// `f32` outputs per AVX2 register (eight lanes); the kernels keep four registers of outputs
+/// in each of their two sets of accumulators (16 `f64` or 32 `f32` outputs, 8 of the 16
+/// registers).
+#[cfg(target_arch = "x86_64")]
+const AVX2_REGISTER_OUTPUTS: usize = 8;
+
+/// Base-rate samples a cascade processes at a time: its scratch buffers hold one chunk at every
+/// rate, so this bounds their size (16 x 64 samples at 16x); larger blocks are cut up.
+const CASCADE_CHUNK: usize = 64;
+
+/// `y[n] = Σ_i c[i] · x[n + i]` for every `n` of `y`; `x` is oldest first and holds at least
+/// `y.len() + c.len() - 1` samples (and `c` has an even length).
+///
+/// Vectorised across outputs rather than taps: each coefficient is broadcast once and
+/// multiplied into a run of consecutive outputs, so there is no horizontal sum and the window
+/// loads are plain unaligned loads. With AVX2 + FMA (detected at run time; the build itself
+/// targets baseline x86-64) the same loop runs four `f64` (eight `f32`) lanes wide with fused
+/// multiply-adds, about three times fewer instructions than SSE2. The rounding differs
+/// between the two paths by a few units in the last place only.
+#[inline]
+fn fir<T: Sample>(c: &[T], x: &[T], y: &mut [T]) {
+    T::fir(c, x, y);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fir_avx2_fma<T: Sample, const W: usize>(c: &[T], x: &[T], y: &mut [T]) {
+    fir_kernel::<T, W, true>(c, x, y);
+}
+
+/// `acc + c · x`, fused when the caller is compiled with FMA (without it `mul_add` would be a
+/// slow library call).
+#[inline(always)]
+fn mac<T: Sample, const FMA: bool>(acc: T, c: T, x: T) -> T {
+    if FMA {
+        c.mul_add(x, acc)
+    } else {
+        acc + c * x
+    }
+}
+
+/// The body of [`fir`]: `W` outputs at a time, even and odd taps in separate accumulators so
+/// that each accumulator's chain of adds is half as long as the filter (the add latency, not
+/// the throughput, would otherwise bound the loop). Outputs left over after the last full run
+/// of `W` go through [`dot`].
+#[inline(always)]
+fn fir_kernel<T: Sample, const W: usize, const FMA: bool>(c: &[T], x: &[T], y: &mut [T]) {
+    let t = c.len();
+    assert!(t.is_multiple_of(2) && x.len() + 1 >= y.len() + t);
+    let mut runs = y.chunks_exact_mut(W);
+    let mut start = 0;
+    for run in &mut runs {
+        let mut even = [T::default(); W];
+        let mut odd = [T::default(); W];
+        // Tap pair (2i, 2i + 1) meets x[start + 2i ..][..W] and x[start + 2i + 1 ..][..W].
+        let xw = &x[start..start + t + W - 1];
+        for (i, pair) in c.chunks_exact(2).enumerate() {
+            let (c0, c1) = (pair[0], pair[1]);
+            for k in 0..W {
+                // SAFETY: 2i + 1 + k <= t - 1 + W - 1 < xw.len() (i < t/2, k < W).
+                let (x0, x1) = unsafe {
+                    (
+                        *xw.get_unchecked(2 * i + k),
+                        *xw.get_unchecked(2 * i + 1 + k),
+                    )
+                };
+                even[k] = mac::<T, FMA>(even[k], c0, x0);
+                odd[k] = mac::<T, FMA>(odd[k], c1, x1);
+            }
+        }
+        for k in 0..W {
+            run[k] = even[k] + odd[k];
+        }
+        start += W;
+    }
+    for (k, out) in runs.into_remainder().iter_mut().enumerate() {
+        *out = dot(c, &x[start + k..]);
+    }
+}
+
+/// Worst-case rounding of one output of a `taps`-tap [`fir`] in a type of unit roundoff `u`,
+/// relative to `Σ |c_i| · max |x|`: the classic `γ_n = n·u / (1 - n·u)` with `n = taps + 2`,
+/// which covers every path (at most `taps` roundings on the longest chain of products and sums
+/// without fused multiply-adds, the final sum, and the rounding of the coefficients
+/// themselves).
+fn fir_rounding(taps: usize, u: f64) -> f64 {
+    let n = (taps + 2) as f64;
+    n * u / (1.0 - n * u)
+}
+
+/// One 2x Nyquist (half-band) interpolation stage of a [`CascadeInterpolator`], a chunk at a
+/// time. Phase 0 of a Nyquist filter is a pure delay, so only the odd phase is filtered.
+#[derive(Debug, Clone)]
+struct HalfbandUp<T: Sample> {
+    /// Odd-phase taps in oldest-first order (the weight of `x[k - (T - 1 - i)]` is `coeffs[i]`).
+    coeffs: Vec<T>,
+    /// `Σ |coeffs|` (of the exact, `f64` design): the stage's largest gain.
+    gain_bound: f64,
+    /// The input, oldest first: `T - 1` samples of history, then the chunk being processed.
+    input: Vec<T>,
+    /// The odd phase's outputs for the chunk.
+    odd: Vec<T>,
+}
+
+impl<T: Sample> HalfbandUp<T> {
+    /// `design` must be a 2x Nyquist design; chunks of up to `max_chunk` input samples.
+    fn new(design: FirDesign, max_chunk: usize) -> Self {
+        debug_assert!(
+            design.factor == 2
+                && (design.passband + design.stopband - 1.0).abs() < NYQUIST_TOLERANCE
+        );
+        let h = design.prototype();
+        let t = design.taps_per_phase;
+        // Odd phase newest first: x[k - j] weighted by h[2j + 1]; normalised to unity DC gain.
+        let sum: f64 = (0..t).map(|j| h[2 * j + 1]).sum();
+        let coeffs: Vec<f64> = (0..t).map(|i| h[2 * (t - 1 - i) + 1] / sum).collect();
+        Self {
+            gain_bound: coeffs.iter().map(|c| c.abs()).sum(),
+            coeffs: coeffs.into_iter().map(T::from_f64).collect(),
+            input: vec![T::default(); t - 1 + max_chunk],
+            odd: vec![T::default(); max_chunk],
+        }
+    }
+
+    fn history(&self) -> usize {
+        self.coeffs.len() - 1
+    }
+
+    /// Where the next chunk of `n` input samples goes.
+    fn chunk(&mut self, n: usize) -> &mut [T] {
+        let h = self.history();
+        &mut self.input[h..h + n]
+    }
+
+    /// Interpolate the `n` samples written into [`HalfbandUp::chunk`] to `out[..2n]`
+    /// (oldest first), as [`PolyphaseInterpolator::process_sample`] would one by one.
+    fn process(&mut self, n: usize, out: &mut [T]) {
+        let t = self.coeffs.len();
+        fir(&self.coeffs, &self.input[..t - 1 + n], &mut self.odd[..n]);
+        // Phase 0: the input delayed by T/2 (sample k sits at index T - 1 + k).
+        let delayed = &self.input[t / 2 - 1..t / 2 - 1 + n];
+        for ((pair, &d), &o) in out[..2 * n]
+            .chunks_exact_mut(2)
+            .zip(delayed)
+            .zip(&self.odd[..n])
+        {
+            pair[0] = d;
+            pair[1] = o;
+        }
+        self.input.copy_within(n..n + t - 1, 0);
+    }
+
+    /// [`HalfbandUp::process`] as the last stage of a cascade of factor `L`, writing its
+    /// output phase by phase: the `2n` outputs are `n / (L/2)` base-rate steps of `L`
+    /// samples, and sample `p` of step `k` goes to `out[p · stride + k]`.
+    #[inline(always)]
+    fn process_planar<const L: usize>(&mut self, n: usize, out: &mut [T], stride: usize) {
+        let t = self.coeffs.len();
+        let half = L / 2;
+        let steps = n / half;
+        debug_assert_eq!(steps * half, n);
+        fir(&self.coeffs, &self.input[..t - 1 + n], &mut self.odd[..n]);
+        let delayed = &self.input[t / 2 - 1..t / 2 - 1 + n];
+        let odd = &self.odd[..n];
+        for h in 0..half {
+            // Input sample k·(L/2) + h gives the step's samples 2h (delayed) and 2h + 1.
+            let (even_out, odd_out) = out[2 * h * stride..].split_at_mut(stride);
+            let picks = delayed[h..].iter().step_by(half).zip(odd[h..].iter().step_by(half));
+            for ((e, o), (&d, &v)) in even_out[..steps]
+                .iter_mut()
+                .zip(&mut odd_out[..steps])
+                .zip(picks)
+            {
+                *e = d;
+                *o = v;
+            }
+        }
+        self.input.copy_within(n..n + t - 1, 0);
+    }
+
+    fn reset(&mut self) {
+        self.input.fill(T::default());
+    }
 }
 
 /// Taps per phase of the second, third and fourth 2x stage of a [`CascadeInterpolator`]. The
@@ -461,14 +730,17 @@ const CASCADE_LATER_TAPS: [usize; 3] = [12, 8, 16];
 /// their rate and use a few taps. Phase 0 of every stage is a pure delay, so the original
 /// samples come out unchanged. Cost per input sample is `T1 + 2·12 (+ 4·8 + 8·16)` multiplies
 /// for 4x (8x, 16x), against `L·T` for a single stage of the same first-stage sharpness.
+///
+/// [`CascadeInterpolator::process_block`] is several times faster than sample by sample: each
+/// stage then filters a whole chunk with the vectorised kernel of [`fir`].
 #[derive(Debug, Clone)]
-pub struct CascadeInterpolator {
-    stages: Vec<PolyphaseInterpolator>,
+pub struct CascadeInterpolator<T: Sample = f64> {
+    stages: Vec<HalfbandUp<T>>,
     factor: usize,
     latency: usize,
 }
 
-impl CascadeInterpolator {
+impl<T: Sample> CascadeInterpolator<T> {
     /// `factor` 2, 4, 8 or 16; the first stage is a 2x Nyquist design with `first_taps` taps
     /// per phase whose passband edge is `passband` (stopband `1 - passband`).
     pub fn new(factor: usize, first_taps: usize, passband: f64) -> Self {
@@ -477,7 +749,7 @@ impl CascadeInterpolator {
             "cascade factor must be 2, 4, 8 or 16"
         );
         let first = FirDesign::new(2, first_taps).with_band(passband, 1.0 - passband);
-        let mut stages = vec![PolyphaseInterpolator::with_design(first)];
+        let mut stages = vec![HalfbandUp::<T>::new(first, CASCADE_CHUNK)];
         // Highest frequency the next stage must pass, as a fraction of its input rate.
         let mut edge = (1.0 - passband) / 2.0;
         let mut latency_high = first_taps / 2 * factor;
@@ -487,7 +759,7 @@ impl CascadeInterpolator {
             .take(factor.trailing_zeros() as usize - 1)
         {
             let design = FirDesign::new(2, taps).with_band(edge, 1.0 - edge);
-            stages.push(PolyphaseInterpolator::with_design(design));
+            stages.push(HalfbandUp::new(design, CASCADE_CHUNK * rate));
             latency_high += taps / 2 * factor / rate;
             edge /= 2.0;
             rate *= 2;
@@ -509,27 +781,152 @@ impl CascadeInterpolator {
         self.latency
     }
 
+    /// A proven bound on the rounding: every output differs from the same cascade (same
+    /// `f64` design) computed exactly by at most this times the largest input magnitude it
+    /// depends on. Per unit input: rounding the input costs `e = u`; then stage by stage, with
+    /// `M` the largest exact magnitude at a stage's input (so `M + e` the largest computed
+    /// one), the filtered phase is off by at most `g·e + γ·g·(M + e)` and its exact values are
+    /// at most `g·M` (`g` = the stage's `Σ |c|`, at least 1; `γ` from [`fir_rounding`]); the
+    /// delayed phase only carries `e` and `M` over. About 2e-5 for an `f32` 4x detector,
+    /// 1e-13 in `f64`.
+    pub fn rounding_bound(&self) -> f64 {
+        let u = T::UNIT_ROUNDOFF;
+        let (mut error, mut magnitude) = (u, 1.0);
+        for stage in &self.stages {
+            let g = stage.gain_bound.max(1.0);
+            let gamma = fir_rounding(stage.coeffs.len(), u);
+            error = g * error + gamma * g * (magnitude + error);
+            magnitude *= g;
+        }
+        error
+    }
+
     pub fn reset(&mut self) {
-        self.stages
-            .iter_mut()
-            .for_each(PolyphaseInterpolator::reset);
+        self.stages.iter_mut().for_each(HalfbandUp::reset);
     }
 
     /// Push one sample; write `factor` high-rate samples, oldest first, into `out[..factor]`.
     #[inline]
-    pub fn process_sample(&mut self, x: f64, out: &mut [f64]) {
-        let mut buf = [0.0f64; 16];
-        let mut next = [0.0f64; 16];
-        buf[0] = x;
-        let mut n = 1;
-        for stage in &mut self.stages {
-            for i in 0..n {
-                stage.process_sample(buf[i], &mut next[2 * i..2 * i + 2]);
-            }
-            n *= 2;
-            buf[..n].copy_from_slice(&next[..n]);
+    pub fn process_sample(&mut self, x: T, out: &mut [T]) {
+        self.process_block(&[x], out);
+    }
+
+    /// [`CascadeInterpolator::process_block`] for at most one chunk of [`CASCADE_CHUNK`]
+    /// samples with output phase by phase: high-rate sample `p` of input sample `k` goes to
+    /// `out[p · stride + k]` (`stride >= input.len()`). For a caller that searches across input
+    /// samples in vector lanes: no interleaving to undo. `L` must be the factor.
+    pub fn process_chunk_planar<const L: usize>(
+        &mut self,
+        input: &[f64],
+        out: &mut [T],
+        stride: usize,
+    ) {
+        assert!(L == self.factor && input.len() <= CASCADE_CHUNK && stride >= input.len());
+        assert!(out.len() >= (L - 1) * stride + input.len());
+        for (to, &x) in self.stages[0].chunk(input.len()).iter_mut().zip(input) {
+            *to = T::from_f64(x);
         }
-        out[..n].copy_from_slice(&buf[..n]);
+        let mut n = input.len();
+        let last = self.stages.len() - 1;
+        for s in 0..last {
+            let (done, later) = self.stages.split_at_mut(s + 1);
+            done[s].process(n, later[0].chunk(2 * n));
+            n *= 2;
+        }
+        self.stages[last].process_planar::<L>(n, out, stride);
+    }
+
+    /// Push `input.len()` samples; write `factor` high-rate samples per input sample, oldest
+    /// first, into `out[..factor * input.len()]`. The same as pushing them one by one.
+    pub fn process_block(&mut self, input: &[T], out: &mut [T]) {
+        let l = self.factor;
+        for (x, y) in input
+            .chunks(CASCADE_CHUNK)
+            .zip(out[..l * input.len()].chunks_mut(l * CASCADE_CHUNK))
+        {
+            self.stages[0].chunk(x.len()).copy_from_slice(x);
+            let mut n = x.len();
+            for s in 0..self.stages.len() {
+                let (done, later) = self.stages.split_at_mut(s + 1);
+                let stage = &mut done[s];
+                match later.first_mut() {
+                    Some(next) => stage.process(n, next.chunk(2 * n)),
+                    None => stage.process(n, y),
+                }
+                n *= 2;
+            }
+        }
+    }
+}
+
+/// One 2x Nyquist (half-band) decimation stage of a [`CascadeDecimator`], a chunk at a time.
+/// Every other tap of a half-band is zero except the centre one, so the pairs' second samples
+/// go through a filter of `T` taps and the first samples only meet the centre tap.
+#[derive(Debug, Clone)]
+struct HalfbandDown {
+    /// Taps on the pairs' second samples, oldest first.
+    coeffs: Vec<f64>,
+    centre: f64,
+    /// The pairs' second samples, oldest first: `T - 1` of history, then the chunk.
+    second: Vec<f64>,
+    /// The pairs' first samples, oldest first: `T/2 - 1` of history (the centre tap's delay),
+    /// then the chunk.
+    first: Vec<f64>,
+}
+
+impl HalfbandDown {
+    /// `design` must be a 2x Nyquist design; chunks of up to `max_chunk` output samples.
+    fn new(design: FirDesign, max_chunk: usize) -> Self {
+        debug_assert!(
+            design.factor == 2
+                && (design.passband + design.stopband - 1.0).abs() < NYQUIST_TOLERANCE
+        );
+        let h = design.prototype();
+        let t = design.taps_per_phase;
+        // As PolyphaseDecimator: taps h[1..], unity DC gain. Newest first, the j-th newest
+        // second sample meets h[2j + 1] and the centre tap h[T] the (T/2 - 1)-th first sample.
+        let sum: f64 = h[1..].iter().sum();
+        Self {
+            coeffs: (0..t).map(|i| h[2 * (t - 1 - i) + 1] / sum).collect(),
+            centre: h[t] / sum,
+            second: vec![0.0; t - 1 + max_chunk],
+            first: vec![0.0; t / 2 - 1 + max_chunk],
+        }
+    }
+
+    /// Take `2n` high-rate samples (oldest first) as the next chunk; return `n`.
+    fn load(&mut self, input: &[f64]) -> usize {
+        let n = input.len() / 2;
+        let t = self.coeffs.len();
+        let (h_second, h_first) = (t - 1, t / 2 - 1);
+        for ((pair, s), f) in input
+            .chunks_exact(2)
+            .zip(&mut self.second[h_second..h_second + n])
+            .zip(&mut self.first[h_first..h_first + n])
+        {
+            *f = pair[0];
+            *s = pair[1];
+        }
+        n
+    }
+
+    /// Write the `n` base-rate samples of the loaded chunk to `out[..n]`, as
+    /// [`PolyphaseDecimator::process_sample`] would pair by pair.
+    fn filter(&mut self, n: usize, out: &mut [f64]) {
+        let t = self.coeffs.len();
+        let (h_second, h_first) = (t - 1, t / 2 - 1);
+        let out = &mut out[..n];
+        fir(&self.coeffs, &self.second[..h_second + n], out);
+        for (y, &f) in out.iter_mut().zip(&self.first[..n]) {
+            *y += self.centre * f;
+        }
+        self.second.copy_within(n..n + h_second, 0);
+        self.first.copy_within(n..n + h_first, 0);
+    }
+
+    fn reset(&mut self) {
+        self.second.fill(0.0);
+        self.first.fill(0.0);
     }
 }
 
@@ -540,11 +937,14 @@ impl CascadeInterpolator {
 const CASCADE_EARLY_DOWN_TAPS: [usize; 3] = [10, 10, 18];
 
 /// The decimator matching [`CascadeInterpolator`]: 2x Nyquist stages from the high rate down,
-/// the last one (to the base rate) long and sharp, the earlier ones short.
+/// the last one (to the base rate) long and sharp, the earlier ones short. As for the
+/// interpolator, [`CascadeDecimator::process_block`] is the fast way to use it.
 #[derive(Debug, Clone)]
 pub struct CascadeDecimator {
     /// Highest rate first.
-    stages: Vec<PolyphaseDecimator>,
+    stages: Vec<HalfbandDown>,
+    /// Output of a stage, input of the next: one chunk at the first stage's output rate.
+    between: Vec<f64>,
     factor: usize,
     latency: usize,
 }
@@ -566,15 +966,16 @@ impl CascadeDecimator {
             let edge = passband / out_factor as f64;
             let taps = CASCADE_EARLY_DOWN_TAPS[k - 1];
             let design = FirDesign::new(2, taps).with_band(edge, 1.0 - edge);
-            stages.push(PolyphaseDecimator::with_design(design));
+            stages.push(HalfbandDown::new(design, CASCADE_CHUNK * out_factor));
             latency_high += (taps / 2 - 1) * factor / out_factor;
         }
         let last = FirDesign::new(2, last_taps).with_band(passband, 1.0 - passband);
-        stages.push(PolyphaseDecimator::with_design(last));
+        stages.push(HalfbandDown::new(last, CASCADE_CHUNK));
         latency_high += (last_taps / 2 - 1) * factor;
         debug_assert_eq!(latency_high % factor, 0);
         Self {
             stages,
+            between: vec![0.0; CASCADE_CHUNK * factor / 2],
             factor,
             latency: latency_high / factor,
         }
@@ -590,22 +991,42 @@ impl CascadeDecimator {
     }
 
     pub fn reset(&mut self) {
-        self.stages.iter_mut().for_each(PolyphaseDecimator::reset);
+        self.stages.iter_mut().for_each(HalfbandDown::reset);
     }
 
     /// Push `factor` high-rate samples (oldest first) and return one base-rate sample.
     #[inline]
     pub fn process_sample(&mut self, input: &[f64]) -> f64 {
-        let mut buf = [0.0f64; 16];
-        let mut n = self.factor;
-        buf[..n].copy_from_slice(&input[..n]);
-        for stage in &mut self.stages {
-            for i in 0..n / 2 {
-                buf[i] = stage.process_sample(&buf[2 * i..2 * i + 2]);
+        let mut y = [0.0];
+        self.process_block(&input[..self.factor], &mut y);
+        y[0]
+    }
+
+    /// Push `factor * out.len()` high-rate samples (oldest first); write `out.len()` base-rate
+    /// samples. The same as [`CascadeDecimator::process_sample`] block by block.
+    pub fn process_block(&mut self, input: &[f64], out: &mut [f64]) {
+        let l = self.factor;
+        let last = self.stages.len() - 1;
+        for (x, y) in input[..l * out.len()]
+            .chunks(l * CASCADE_CHUNK)
+            .zip(out.chunks_mut(CASCADE_CHUNK))
+        {
+            let mut n = x.len();
+            for (s, stage) in self.stages.iter_mut().enumerate() {
+                // A stage copies its input into its own buffers before it writes its output,
+                // so `between` serves as both.
+                n = if s == 0 {
+                    stage.load(x)
+                } else {
+                    stage.load(&self.between[..n])
+                };
+                if s == last {
+                    stage.filter(n, y);
+                } else {
+                    stage.filter(n, &mut self.between[..n]);
+                }
             }
-            n /= 2;
         }
-        buf[0]
     }
 }
 
@@ -767,6 +1188,125 @@ mod tests {
                 }
             }
             assert!(worst < 1e-3, "L={factor}: round trip error {worst}");
+        }
+    }
+
+    /// The reference for the block cascades: the same 2x stages as single-stage polyphase
+    /// filters, run sample by sample (the straightforward kernels).
+    fn reference_up(factor: usize, first_taps: usize, passband: f64) -> Vec<PolyphaseInterpolator> {
+        let mut stages = vec![PolyphaseInterpolator::with_design(
+            FirDesign::new(2, first_taps).with_band(passband, 1.0 - passband),
+        )];
+        let mut edge = (1.0 - passband) / 2.0;
+        for &taps in CASCADE_LATER_TAPS
+            .iter()
+            .take(factor.trailing_zeros() as usize - 1)
+        {
+            stages.push(PolyphaseInterpolator::with_design(
+                FirDesign::new(2, taps).with_band(edge, 1.0 - edge),
+            ));
+            edge /= 2.0;
+        }
+        stages
+    }
+
+    fn reference_down(factor: usize, last_taps: usize, passband: f64) -> Vec<PolyphaseDecimator> {
+        let early = factor.trailing_zeros() as usize - 1;
+        let mut stages: Vec<_> = (1..=early)
+            .rev()
+            .map(|k| {
+                let edge = passband / (1 << k) as f64;
+                PolyphaseDecimator::with_design(
+                    FirDesign::new(2, CASCADE_EARLY_DOWN_TAPS[k - 1]).with_band(edge, 1.0 - edge),
+                )
+            })
+            .collect();
+        stages.push(PolyphaseDecimator::with_design(
+            FirDesign::new(2, last_taps).with_band(passband, 1.0 - passband),
+        ));
+        stages
+    }
+
+    /// Block sizes that cross chunk boundaries and leave remainders for the scalar tail.
+    const BLOCKS: [usize; 6] = [1, 7, 64, 100, 17, 300];
+
+    #[test]
+    fn block_cascades_match_the_reference_kernels() {
+        let signal: Vec<f64> = (0..BLOCKS.iter().sum::<usize>())
+            .map(|n| ((n * 7919) % 211) as f64 / 105.0 - 1.0)
+            .collect();
+        for factor in [2, 4, 8, 16] {
+            let mut up = CascadeInterpolator::new(factor, 96, 0.48);
+            let mut reference = reference_up(factor, 96, 0.48);
+            let mut down = CascadeDecimator::new(factor, 48, 0.45);
+            let mut reference_d = reference_down(factor, 48, 0.45);
+            let mut start = 0;
+            for &len in &BLOCKS {
+                let x = &signal[start..start + len];
+                start += len;
+                let mut high = vec![0.0; factor * len];
+                up.process_block(x, &mut high);
+                let mut expected = Vec::new();
+                for &s in x {
+                    let mut buf = vec![s];
+                    for stage in &mut reference {
+                        let mut next = vec![0.0; 2 * buf.len()];
+                        for (i, &v) in buf.iter().enumerate() {
+                            stage.process_sample(v, &mut next[2 * i..2 * i + 2]);
+                        }
+                        buf = next;
+                    }
+                    expected.extend(buf);
+                }
+                for (a, b) in high.iter().zip(&expected) {
+                    assert!((a - b).abs() < 1e-12, "up L={factor}: {a} vs {b}");
+                }
+                // Decimate the interpolated signal back, both ways.
+                let mut low = vec![0.0; len];
+                down.process_block(&high, &mut low);
+                for (k, &y) in low.iter().enumerate() {
+                    let mut buf = high[k * factor..(k + 1) * factor].to_vec();
+                    for stage in &mut reference_d {
+                        buf = buf
+                            .chunks_exact(2)
+                            .map(|p| stage.process_sample(p))
+                            .collect();
+                    }
+                    assert!(
+                        (y - buf[0]).abs() < 1e-12,
+                        "down L={factor}: {y} vs {}",
+                        buf[0]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fir_kernels_match_a_plain_convolution() {
+        // Both the baseline and the FMA kernel (whichever the machine would pick), with
+        // lengths that leave remainders.
+        let c: Vec<f64> = (0..96)
+            .map(|i| ((i * 31) % 17) as f64 / 17.0 - 0.5)
+            .collect();
+        let x: Vec<f64> = (0..200)
+            .map(|i| ((i * 7919) % 101) as f64 / 50.0 - 1.0)
+            .collect();
+        for (taps, outputs) in [(96, 100), (12, 37), (2, 5)] {
+            let c = &c[..taps];
+            let expected: Vec<f64> = (0..outputs)
+                .map(|n| c.iter().zip(&x[n..]).map(|(a, b)| a * b).sum())
+                .collect();
+            let mut sse2 = vec![0.0; outputs];
+            let mut fma = vec![0.0; outputs];
+            fir_kernel::<f64, SSE2_OUTPUTS, false>(c, &x, &mut sse2);
+            fir_kernel::<f64, 16, true>(c, &x, &mut fma);
+            for ((a, b), e) in sse2.iter().zip(&fma).zip(&expected) {
+                assert!(
+                    (a - e).abs() < 1e-12 && (b - e).abs() < 1e-12,
+                    "{a} {b} {e}"
+                );
+            }
         }
     }
 }

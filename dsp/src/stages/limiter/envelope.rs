@@ -44,14 +44,18 @@ impl Release {
     };
 }
 
-/// A running mean over a fixed number of samples.
-#[derive(Debug, Clone)]
+/// Samples the planner processes at a time: its running means keep one chunk after their
+/// history in a contiguous buffer, so this bounds their size.
+const CHUNK: usize = 64;
+
+/// A running mean over a fixed number of samples, a chunk at a time.
+#[derive(Debug, Clone, PartialEq)]
 struct RunningMean {
-    buf: Vec<f64>,
-    /// Samples averaged (`<= buf.len()`).
+    /// Oldest first: the last `len - 1` values of the previous chunks, then the current chunk.
+    /// A window is then always a contiguous slice and no index wraps.
+    values: Vec<f64>,
+    /// Samples averaged (`1 ..= capacity`).
     len: usize,
-    pos: usize,
-    sum: f64,
     inv_len: f64,
 }
 
@@ -60,67 +64,80 @@ impl RunningMean {
     fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         let mut m = Self {
-            buf: vec![1.0; capacity],
+            values: vec![1.0; capacity - 1 + CHUNK],
             len: capacity,
-            pos: 0,
-            sum: 0.0,
             inv_len: 0.0,
         };
         m.set_len(capacity);
         m
     }
 
+    fn capacity(&self) -> usize {
+        self.values.len() + 1 - CHUNK
+    }
+
     /// Change the length (clamped to the capacity) and reset.
     fn set_len(&mut self, len: usize) {
-        self.len = len.clamp(1, self.buf.len());
+        self.len = len.clamp(1, self.capacity());
         self.inv_len = 1.0 / self.len as f64;
         self.reset();
     }
 
     /// Fill with unity gain.
     fn reset(&mut self) {
-        self.buf.fill(1.0);
-        self.sum = self.len as f64;
-        self.pos = 0;
+        self.values.fill(1.0);
     }
 
-    #[inline]
-    fn push(&mut self, v: f64) -> f64 {
-        self.sum += v - self.buf[self.pos];
-        self.buf[self.pos] = v;
-        self.pos += 1;
-        if self.pos == self.len {
-            self.pos = 0;
-            // Re-add exactly once per cycle so rounding in the running sum cannot accumulate.
-            self.sum = self.buf[..self.len].iter().sum();
+    /// Replace each value of `x` (at most [`CHUNK`]) by the mean of the last `len` values up
+    /// to it. The sum is taken afresh at the start of every chunk and then updated by one
+    /// value in and one out per sample, so rounding cannot accumulate beyond a chunk.
+    #[inline(always)]
+    fn process_chunk(&mut self, x: &mut [f64]) {
+        let (m, h) = (x.len(), self.len - 1);
+        let values = &mut self.values[..h + m];
+        values[h..].copy_from_slice(x);
+        let mut sum: f64 = values[..=h].iter().sum();
+        x[0] = sum * self.inv_len;
+        for ((y, &new), &old) in x[1..].iter_mut().zip(&values[h + 1..]).zip(&values[..m]) {
+            sum += new - old;
+            *y = sum * self.inv_len;
         }
-        self.sum * self.inv_len
+        values.copy_within(m..m + h, 0);
     }
 }
 
-/// Sliding-window minimum over the last `len` values (monotonic deque in a fixed ring).
-#[derive(Debug, Clone)]
+/// Sliding-window minimum over the last `len` values (van Herk / Gil-Werman).
+///
+/// The input is cut into blocks of `len`. When a block is complete its suffix minima are
+/// taken once (one comparison per value); the window ending at position `p` of the next block
+/// is then the suffix of the completed block from `p + 1` and the prefix of the new one up to
+/// `p`, so each value costs three comparisons and no branch that depends on the audio (a
+/// monotonic deque is as cheap on average but mispredicts on programme).
+#[derive(Debug, Clone, PartialEq)]
 struct SlidingMin {
     len: usize,
+    /// The current block so far (`..pos`) and the rest of the previous one (`pos..len`).
     values: Vec<f64>,
-    times: Vec<u64>,
-    head: usize,
-    count: usize,
-    now: u64,
+    /// `suffix[i]` = min of the previous block's values `i..len`; `suffix[len]` = +inf.
+    suffix: Vec<f64>,
+    /// Minimum of the current block so far.
+    prefix: f64,
+    pos: usize,
 }
 
 impl SlidingMin {
     /// Room for windows of up to `capacity` samples; the window is set by `set_len`.
     fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        Self {
+        let mut m = Self {
             len: capacity,
-            values: vec![0.0; capacity],
-            times: vec![0; capacity],
-            head: 0,
-            count: 0,
-            now: 0,
-        }
+            values: vec![f64::INFINITY; capacity],
+            suffix: vec![f64::INFINITY; capacity + 1],
+            prefix: f64::INFINITY,
+            pos: 0,
+        };
+        m.reset();
+        m
     }
 
     /// Change the window (clamped to the capacity) and reset.
@@ -129,43 +146,56 @@ impl SlidingMin {
         self.reset();
     }
 
+    /// Forget everything: until `len` values have come in, the window holds only those.
     fn reset(&mut self) {
-        self.head = 0;
-        self.count = 0;
-        self.now = 0;
+        self.values.fill(f64::INFINITY);
+        self.suffix.fill(f64::INFINITY);
+        self.prefix = f64::INFINITY;
+        self.pos = 0;
     }
 
-    #[inline]
-    fn push(&mut self, v: f64) -> f64 {
-        let cap = self.values.len();
-        // Ring index `head + offset` without a division (offset < cap).
-        let wrap = |i: usize| if i >= cap { i - cap } else { i };
-        // Drop every queued value that the new one makes irrelevant (it is no smaller and
-        // leaves the window earlier).
-        while self.count > 0 {
-            let back = wrap(self.head + self.count - 1);
-            if self.values[back] >= v {
-                self.count -= 1;
-            } else {
-                break;
+    /// Replace each value of `x` by the minimum of the last `len` values up to it.
+    #[inline(always)]
+    fn process_chunk(&mut self, x: &mut [f64]) {
+        let len = self.len;
+        let (mut pos, mut prefix) = (self.pos, self.prefix);
+        let values = &mut self.values[..len];
+        let suffix = &mut self.suffix[..=len];
+        for g in x {
+            let v = *g;
+            values[pos] = v;
+            prefix = lesser(v, prefix);
+            *g = lesser(prefix, suffix[pos + 1]);
+            pos += 1;
+            if pos == len {
+                // The block is complete: its suffix minima serve the next block.
+                let mut running = f64::INFINITY;
+                for (s, &v) in suffix[..len].iter_mut().zip(&*values).rev() {
+                    running = lesser(v, running);
+                    *s = running;
+                }
+                prefix = f64::INFINITY;
+                pos = 0;
             }
         }
-        // Drop the front if it has left the window.
-        if self.count > 0 && self.times[self.head] + self.len as u64 <= self.now {
-            self.head = wrap(self.head + 1);
-            self.count -= 1;
-        }
-        let at = wrap(self.head + self.count);
-        self.values[at] = v;
-        self.times[at] = self.now;
-        self.count += 1;
-        self.now += 1;
-        self.values[self.head]
+        (self.pos, self.prefix) = (pos, prefix);
+    }
+}
+
+/// The smaller of two gains: `a` if it is smaller, else `b` (so a NaN `a` is ignored). Unlike
+/// `f64::min` a single instruction; the planner's values are never NaN (a required gain is
+/// 1 for a NaN peak), the choice only matters for robustness.
+#[inline(always)]
+fn lesser(a: f64, b: f64) -> f64 {
+    if a < b {
+        a
+    } else {
+        b
     }
 }
 
 /// The gain planner described in the module docs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LookaheadEnvelope {
     hold: SlidingMin,
     spread: usize,
@@ -223,30 +253,77 @@ impl LookaheadEnvelope {
         self.second.reset();
     }
 
-    /// Take the gain required for the newest sample (0 < r <= 1), return the gain to apply
-    /// to the audio delayed by [`LookaheadEnvelope::delay`].
-    #[inline]
-    pub fn process(&mut self, required: f64) -> f64 {
-        let held = self.hold.push(required);
-        let rel = self.release;
-        if held <= self.fast {
-            self.fast = held;
-        } else {
-            self.fast += (held - self.fast) * rel.fast;
+    /// Make this planner's state a copy of `other`'s without allocating (both were made by
+    /// `new` with the same arguments).
+    pub fn copy_from(&mut self, other: &Self) {
+        let Self {
+            hold,
+            spread,
+            release,
+            fast,
+            slow,
+            first,
+            second,
+        } = self;
+        hold.values.copy_from_slice(&other.hold.values);
+        hold.suffix.copy_from_slice(&other.hold.suffix);
+        (hold.len, hold.prefix, hold.pos) = (other.hold.len, other.hold.prefix, other.hold.pos);
+        for (mean, from) in [(first, &other.first), (second, &other.second)] {
+            mean.values.copy_from_slice(&from.values);
+            (mean.len, mean.inv_len) = (from.len, from.inv_len);
         }
-        let gain = if rel.auto {
-            let coef = if held < self.slow {
-                rel.slow_attack
-            } else {
-                rel.slow_release
-            };
-            self.slow += (held - self.slow) * coef;
-            self.fast.min(self.slow)
+        (*spread, *release, *fast, *slow) = (other.spread, other.release, other.fast, other.slow);
+    }
+
+    /// Required gains in, gains out, in place: see [`LookaheadEnvelope::process`]. Each step
+    /// runs over a chunk in its own loop, which keeps its state in registers.
+    pub fn process_block(&mut self, gains: &mut [f64]) {
+        for chunk in gains.chunks_mut(CHUNK) {
+            self.hold.process_chunk(chunk);
+            self.release_chunk(chunk);
+            self.first.process_chunk(chunk);
+            self.second.process_chunk(chunk);
+        }
+    }
+
+    /// Take the gain required for the newest sample (0 < r <= 1), return the gain to apply
+    /// to the audio delayed by [`LookaheadEnvelope::delay`]. The same as a block of one.
+    #[cfg(test)]
+    fn process(&mut self, required: f64) -> f64 {
+        let mut g = [required];
+        self.process_block(&mut g);
+        g[0]
+    }
+
+    /// The release follower(s), in place on held gains.
+    #[inline(always)]
+    fn release_chunk(&mut self, x: &mut [f64]) {
+        let rel = self.release;
+        let (mut fast, mut slow) = (self.fast, self.slow);
+        // Attack at once, release with the follower (selects, not branches: which one
+        // applies changes with the audio).
+        if rel.auto {
+            for g in x {
+                let held = *g;
+                let released = fast + (held - fast) * rel.fast;
+                fast = if held <= fast { held } else { released };
+                let coef = if held < slow {
+                    rel.slow_attack
+                } else {
+                    rel.slow_release
+                };
+                slow += (held - slow) * coef;
+                *g = lesser(fast, slow);
+            }
         } else {
-            self.fast
-        };
-        let ramped = self.first.push(gain);
-        self.second.push(ramped)
+            for g in x {
+                let held = *g;
+                let released = fast + (held - fast) * rel.fast;
+                fast = if held <= fast { held } else { released };
+                *g = fast;
+            }
+        }
+        (self.fast, self.slow) = (fast, slow);
     }
 }
 
@@ -284,6 +361,34 @@ mod tests {
                         "sample {k}: gain {g} above requirement {r} of {m}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn sliding_min_is_the_minimum_of_its_window() {
+        for len in [1, 2, 5, 76] {
+            let mut hold = SlidingMin::new(100);
+            hold.set_len(len);
+            let x: Vec<f64> = (0..1000u64)
+                .map(|n| ((n * 2654435761) % 1009) as f64)
+                .collect();
+            // Chunks of varied lengths.
+            let mut out = x.clone();
+            let mut start = 0;
+            for size in [1, 7, 64, 3, 50].iter().cycle() {
+                let end = (start + size).min(x.len());
+                hold.process_chunk(&mut out[start..end]);
+                start = end;
+                if start == x.len() {
+                    break;
+                }
+            }
+            for (n, &held) in out.iter().enumerate() {
+                let expected = x[(n + 1).saturating_sub(len)..=n]
+                    .iter()
+                    .fold(f64::INFINITY, |a, &b| a.min(b));
+                assert_eq!(held, expected, "len {len}, sample {n}");
             }
         }
     }
