@@ -67,7 +67,7 @@ fn bench_chain(c: &mut Criterion) {
         ("all bypassed", ChainSettings::all_bypassed()),
     ] {
         let mut chain = Chain::new();
-        chain.prepare(SAMPLE_RATE, BLOCK);
+        chain.prepare(SAMPLE_RATE, BLOCK, 2);
         chain.set(&settings);
         chain.reset();
         let mut l = l0.clone();

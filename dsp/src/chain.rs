@@ -23,7 +23,7 @@ use crate::stages::corrective_eq::{CorrectiveEq, CorrectiveEqSettings};
 use crate::stages::enhancing_eq::{EnhancingEq, EnhancingEqSettings};
 use crate::stages::gain_staging::{GainStaging, GainStagingSettings};
 use crate::stages::limiter::{Limiter, LimiterSettings};
-use crate::stages::multiband::{Multiband, MultibandSettings};
+use crate::stages::multiband::{Multiband, MultibandSettings, MAX_BANDS as MULTIBAND_BANDS};
 use crate::stages::saturation::{Saturation, SaturationSettings};
 use crate::stages::width::{Width, WidthSettings};
 use crate::util::{db_to_gain, sanitize};
@@ -233,9 +233,10 @@ impl Chain {
         self.metering.publish(snapshot);
     }
 
-    /// Allocate for `sample_rate` and blocks of up to `max_block` frames. Longer blocks are
-    /// accepted by [`Chain::process`] and split.
-    pub fn prepare(&mut self, sample_rate: f64, max_block: usize) {
+    /// Allocate for `sample_rate`, blocks of up to `max_block` frames and `channels` (1 or 2)
+    /// channels. Longer blocks are accepted by [`Chain::process`] and split. A mono programme
+    /// runs through the stereo stages as two identical channels and is metered as one.
+    pub fn prepare(&mut self, sample_rate: f64, max_block: usize, channels: usize) {
         let max_block = max_block.max(1);
         self.sample_rate = sample_rate;
         self.max_block = max_block;
@@ -260,6 +261,7 @@ impl Chain {
         self.dry = [vec![0.0; max_block], vec![0.0; max_block]];
         self.trim_coef = 1.0 - (-1.0 / (TRIM_SMOOTH_MS * 0.001 * sample_rate)).exp();
         self.metering.prepare(sample_rate, max_block);
+        self.metering.set_channels(channels);
         self.reset();
     }
 
@@ -370,7 +372,14 @@ impl Chain {
         }
         stage!(gain_staging, StageId::GainStaging, 0.0);
         stage!(corrective_eq, StageId::CorrectiveEq, 0.0);
-        stage!(multiband, StageId::Multiband, 0.0);
+        // The multiband stage reports its largest band's reduction as the stage's, and every
+        // band's for the per-band meters (evaluated after the stage processed the block).
+        stage!(multiband, StageId::Multiband, self.multiband.stage.gain_reduction_db().iter().fold(0.0_f64, |a, &b| a.max(b)));
+        if meters {
+            let band_gr =
+                if self.multiband.is_bypassed() { [0.0; MULTIBAND_BANDS] } else { self.multiband.stage.gain_reduction_db() };
+            self.metering.set_multiband_gain_reduction(band_gr);
+        }
         stage!(enhancing_eq, StageId::EnhancingEq, 0.0);
         stage!(saturation, StageId::Saturation, 0.0);
         stage!(width, StageId::Width, 0.0);

@@ -51,8 +51,10 @@ impl DelayLine {
         let len = self.buf[0].len();
         let [bl, br] = &mut self.buf;
         let mut pos = self.pos;
+        // The read index trails the write index by `delay`; both wrap with a compare instead
+        // of a per-sample `%` (a division: it was 7 % of the limiter's time).
+        let mut read = if pos >= self.delay { pos - self.delay } else { pos + len - self.delay };
         for (l, r) in left.iter_mut().zip(right.iter_mut()) {
-            let read = (pos + len - self.delay) % len;
             bl[pos] = *l;
             br[pos] = *r;
             *l = bl[read];
@@ -60,6 +62,10 @@ impl DelayLine {
             pos += 1;
             if pos == len {
                 pos = 0;
+            }
+            read += 1;
+            if read == len {
+                read = 0;
             }
         }
         self.pos = pos;

@@ -176,7 +176,7 @@ fn chain_all_bypassed_is_bit_exact() {
         for block in [1usize, 64, 511, 4096] {
             for channels in [1usize, 2] {
                 let mut chain = Chain::new();
-                chain.prepare(sr, 512);
+                chain.prepare(sr, 512, 2);
                 let settings = ChainSettings::all_bypassed();
                 chain.set(&settings);
                 chain.reset();
@@ -208,7 +208,7 @@ fn chain_all_bypassed_is_bit_exact() {
 fn chain_latency_is_independent_of_bypass() {
     for &sr in &RATES {
         let mut chain = Chain::new();
-        chain.prepare(sr, 512);
+        chain.prepare(sr, 512, 2);
         let mut settings = ChainSettings::default();
         chain.set(&settings);
         let reference = chain.latency();
@@ -242,7 +242,7 @@ fn group_toggles_cover_their_families() {
 fn non_finite_input_never_reaches_the_output() {
     for global_bypass in [false, true] {
         let mut chain = Chain::new();
-        chain.prepare(48000.0, 256);
+        chain.prepare(48000.0, 256, 2);
         let settings = ChainSettings { global_bypass, ..Default::default() };
         chain.set(&settings);
         chain.reset();
@@ -265,7 +265,7 @@ fn non_finite_input_never_reaches_the_output() {
 #[test]
 fn chain_processing_does_not_allocate() {
     let mut chain = Chain::new();
-    chain.prepare(48000.0, 512);
+    chain.prepare(48000.0, 512, 2);
     let mut settings = ChainSettings::default();
     chain.set(&settings);
     chain.reset();
@@ -310,7 +310,7 @@ fn meters_are_published_while_audio_runs() {
     std::thread::scope(|scope| {
         scope.spawn(|| {
             let mut chain = Chain::new();
-            chain.prepare(SR, BLOCK);
+            chain.prepare(SR, BLOCK, 2);
             chain.set(&settings);
             chain.reset();
             let mut phase = 0usize;
@@ -357,4 +357,38 @@ fn meters_are_published_while_audio_runs() {
     }
     assert!(v.stages[StageId::Multiband as usize].bypassed, "factory-bypassed multiband shows active");
     assert!(v.limiter_gain_reduction_db.abs() < 0.01, "limiter reduces {} dB below its ceiling", v.limiter_gain_reduction_db);
+}
+
+/// BS.1770 measures a mono programme as one channel: a 997 Hz sine at -20 dBFS reads
+/// -23.0 LUFS through a mono chain (one channel of a 0 dBFS sine reads -3.01 LUFS), and
+/// -20.0 LUFS as dual mono through a stereo chain, within 0.1 LU, in and out.
+#[test]
+fn mono_is_metered_as_one_channel() {
+    const SR: f64 = 48000.0;
+    const BLOCK: usize = 512;
+    const SECONDS: usize = 5;
+    let amplitude = 10f64.powf(-20.0 / 20.0);
+    for (channels, expected) in [(1, -23.01), (2, -20.0)] {
+        let mut chain = Chain::new();
+        chain.prepare(SR, BLOCK, channels);
+        let settings = ChainSettings::default();
+        chain.set(&settings);
+        chain.reset();
+        let mut buffers = vec![vec![0.0f32; BLOCK]; channels];
+        for b in 0..SECONDS * SR as usize / BLOCK {
+            for buffer in buffers.iter_mut() {
+                for (i, x) in buffer.iter_mut().enumerate() {
+                    let n = (b * BLOCK + i) as f64;
+                    *x = (amplitude * (2.0 * std::f64::consts::PI * 997.0 * n / SR).sin()) as f32;
+                }
+            }
+            let mut slices: Vec<&mut [f32]> = buffers.iter_mut().map(|b| b.as_mut_slice()).collect();
+            chain.set(&settings);
+            chain.process(&mut slices);
+        }
+        let v = chain.metering().values();
+        for (which, lufs) in [("input", v.input.integrated), ("output", v.output.integrated)] {
+            assert!((lufs - expected).abs() < 0.1, "{channels} channel(s), {which}: {lufs:.2} LUFS, expected {expected}");
+        }
+    }
 }

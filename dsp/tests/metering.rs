@@ -601,3 +601,24 @@ fn analysis_report_renders_text_and_json() {
     // A sine with identical channels: the mono sum loses nothing.
     assert!((report.values.integrated - report.mono_lufs).abs() < 0.05);
 }
+
+#[test]
+fn true_peak_does_not_depend_on_block_size() {
+    use lacquer_dsp::meter::true_peak::TruePeak;
+    let mut rng = SmallRng::seed_from_u64(9);
+    let x: Vec<[f64; 4]> = (0..20_000).map(|_| std::array::from_fn(|_| rng.random_range(-1.0..1.0))).collect();
+    for fs in [48_000.0, 192_000.0] {
+        let mut whole = TruePeak::<4>::new(fs);
+        let mut one_by_one = TruePeak::<4>::new(fs);
+        let (mut a, mut b) = ([0.0; 4], [0.0; 4]);
+        whole.process(&x, &mut a);
+        for chunk in x.chunks(7) {
+            for f in chunk.chunks(1) {
+                one_by_one.process(f, &mut b);
+            }
+        }
+        assert_eq!(a, b, "block size changed the reading at {fs} Hz");
+        let sample_peak = x.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!(a.iter().all(|&p| p >= sample_peak * 0.9), "interpolated peaks at least near the sample peak");
+    }
+}

@@ -82,7 +82,7 @@ pub fn analyse(interleaved: &[f32], channels: usize, sample_rate: f64) -> Report
         mono_lufs,
         mid_power: mid_spectrum.mean_power(),
         side_power: side_spectrum.mean_power(),
-        bin_hz: sample_rate / mid_spectrum.len() as f64,
+        bin_hz: sample_rate / mid_spectrum.fft_len() as f64,
     });
     Report {
         sample_rate,

@@ -27,6 +27,9 @@ const NARROW_SIDE_DB: f64 = -20.0;
 const WIDE_SIDE_DB: f64 = -4.0;
 /// Low-end side/mid above this is a warning.
 const LOW_END_SIDE_WARN_DB: f64 = -12.0;
+/// A range holding less than this share of the programme's energy (dB) has no content worth a
+/// width verdict: its side/mid ratio would be the ratio of two leakage floors.
+const NO_CONTENT_DB: f64 = -40.0;
 /// A mono sum losing more than this many LU is a mono-compatibility problem.
 const MONO_LOSS_WARN_LU: f64 = 3.0;
 
@@ -120,18 +123,29 @@ fn mono(d: &DiagnosticInput) -> Verdict {
 }
 
 fn width(d: &DiagnosticInput) -> Vec<Verdict> {
+    let energy = |low: f64, high: f64| {
+        band_sum(&d.mid_power, d.bin_hz, low, high) + band_sum(&d.side_power, d.bin_hz, low, high)
+    };
+    let floor = energy(BALANCE_LOW_HZ, BALANCE_HIGH_HZ) * 10f64.powf(NO_CONTENT_DB / 10.0);
+    // Side/mid in dB; NaN where the range has no content.
     let side_mid = |low: f64, high: f64| {
         let m = band_sum(&d.mid_power, d.bin_hz, low, high);
         let s = band_sum(&d.side_power, d.bin_hz, low, high);
-        if m > 0.0 {
+        if m + s <= floor || m + s == 0.0 {
+            f64::NAN
+        } else if m > 0.0 {
             10.0 * (s / m).log10()
         } else {
-            f64::NEG_INFINITY
+            f64::INFINITY
         }
     };
     let overall = side_mid(BALANCE_LOW_HZ, BALANCE_HIGH_HZ);
-    let text = if overall == f64::NEG_INFINITY {
+    let text = if overall.is_nan() {
+        "silent: no width to read".to_string()
+    } else if overall == f64::NEG_INFINITY {
         "mono: no side signal".to_string()
+    } else if overall == f64::INFINITY {
+        "side only: the channels cancel in mono".to_string()
     } else if overall < NARROW_SIDE_DB {
         format!("narrow: side {overall:.1} dB below mid (near mono)")
     } else if overall > WIDE_SIDE_DB {
@@ -140,8 +154,12 @@ fn width(d: &DiagnosticInput) -> Vec<Verdict> {
         format!("normal width: side {:.1} dB below mid", -overall)
     };
     let low = side_mid(BALANCE_LOW_HZ, LOW_END_MONO_HZ);
-    let low_text = if low == f64::NEG_INFINITY {
+    let low_text = if low.is_nan() {
+        "no low end below 150 Hz to judge".to_string()
+    } else if low == f64::NEG_INFINITY {
         "low end mono: no side signal below 150 Hz".to_string()
+    } else if low == f64::INFINITY {
+        "low end out of phase: it cancels in mono".to_string()
     } else if low > LOW_END_SIDE_WARN_DB {
         format!("low end wide: side below 150 Hz only {:.1} dB under mid (mono it for vinyl and clubs)", -low)
     } else {
@@ -153,10 +171,14 @@ fn width(d: &DiagnosticInput) -> Vec<Verdict> {
     ];
     for (name, lo, hi) in RANGES {
         let v = side_mid(lo, hi);
-        let text = if v.is_finite() {
+        let text = if v.is_nan() {
+            format!("{name} ({}): no content", range_label(lo, hi))
+        } else if v.is_finite() {
             format!("{name} ({}): side/mid {v:.1} dB", range_label(lo, hi))
+        } else if v > 0.0 {
+            format!("{name} ({}): side only (out of phase)", range_label(lo, hi))
         } else {
-            format!("{name} ({}): mono or silent", range_label(lo, hi))
+            format!("{name} ({}): mono", range_label(lo, hi))
         };
         out.push(Verdict { topic: format!("width {name}"), value: v, text });
     }

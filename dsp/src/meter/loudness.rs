@@ -96,7 +96,7 @@ impl GateHistogram {
     /// Add a value if it passes the absolute gate.
     fn add(&mut self, mean_square: f64) {
         let lufs = loudness_of(mean_square);
-        if !(lufs > ABSOLUTE_GATE_LUFS) {
+        if lufs.is_nan() || lufs <= ABSOLUTE_GATE_LUFS {
             return;
         }
         let bin = Self::bin_of(lufs);

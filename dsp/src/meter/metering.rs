@@ -55,6 +55,10 @@ pub struct Metering {
     multiband_gr_db: [f64; MULTIBAND_BANDS],
     spectrum_in: Arc<SpectrumRing>,
     spectrum_out: Arc<SpectrumRing>,
+    /// Weight of each lane's energy in the loudness sums: 1 for stereo; 1/2 for a mono
+    /// programme, which the chain carries as two identical lanes but BS.1770 measures as one
+    /// channel (dual mono would read 3 dB louder than the same track on a mono bus).
+    channel_weight: f64,
 }
 
 impl Default for Metering {
@@ -87,9 +91,16 @@ impl Metering {
             multiband_gr_db: [0.0; MULTIBAND_BANDS],
             spectrum_in: Arc::new(SpectrumRing::new()),
             spectrum_out: Arc::new(SpectrumRing::new()),
+            channel_weight: 1.0,
         };
         metering.prepare(48_000.0, 512);
         metering
+    }
+
+    /// Measure a programme of `channels` channels (1 or 2): a mono programme arrives as two
+    /// identical lanes and is measured as one channel.
+    pub fn set_channels(&mut self, channels: usize) {
+        self.channel_weight = if channels == 1 { 0.5 } else { 1.0 };
     }
 
     /// Allocate for `sample_rate` and blocks of up to `max_block` frames, and reset.
@@ -205,7 +216,7 @@ impl Metering {
             self.energy = [0.0; LANES];
             self.peak = [0.0; PEAK_LANES];
         }
-        let inv_len = 1.0 / self.sub_len as f64;
+        let inv_len = self.channel_weight / self.sub_len as f64;
         let mut mean_square = [0.0; TAP_COUNT];
         let mut sample_peak = [0.0; TAP_COUNT];
         for (t, tap) in self.taps.iter_mut().enumerate() {

@@ -178,7 +178,7 @@ impl SpectrumAverager {
         Self { fft: PowerFft::new(len), frame: vec![0.0; len], filled: 0, power: vec![0.0; len / 2 + 1], frames: 0 }
     }
 
-    pub fn len(&self) -> usize {
+    pub fn fft_len(&self) -> usize {
         self.frame.len()
     }
 

@@ -87,12 +87,25 @@ impl<const N: usize> TruePeak<N> {
     /// to the largest interpolated magnitude seen.
     pub fn process(&mut self, frames: &[[f64; N]], peak: &mut [f64; N]) {
         #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            unsafe { self.process_avx512(frames, peak) };
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports the features the function is compiled for.
             unsafe { self.process_avx2(frames, peak) };
             return;
         }
         self.dispatch::<false>(frames, peak);
+    }
+
+    /// AVX-512: twice the registers, so the window and all accumulators stay in them.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn process_avx512(&mut self, frames: &[[f64; N]], peak: &mut [f64; N]) {
+        self.dispatch::<true>(frames, peak);
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -110,16 +123,23 @@ impl<const N: usize> TruePeak<N> {
         }
     }
 
+    /// Append one frame to the double-buffered history.
+    #[inline(always)]
+    fn push(&mut self, frame: &[f64; N]) {
+        self.history[self.pos] = *frame;
+        self.history[self.pos + TAPS_PER_PHASE] = *frame;
+        self.pos = (self.pos + 1) % TAPS_PER_PHASE;
+    }
+
     /// `B` = branches computed (factor - 1). Tap-major: each window sample is loaded once and
-    /// multiplied into all branches, so the accumulators stay in registers.
+    /// multiplied into all branches while the accumulators stay in registers. (Evaluating two
+    /// frames per step to share the coefficient loads was tried and was slower: it spills.)
     #[inline(always)]
     fn process_impl<const FMA: bool, const B: usize>(&mut self, frames: &[[f64; N]], peak: &mut [f64; N]) {
         let taps = self.taps;
         let mut pk = *peak;
         for frame in frames {
-            self.history[self.pos] = *frame;
-            self.history[self.pos + TAPS_PER_PHASE] = *frame;
-            self.pos = (self.pos + 1) % TAPS_PER_PHASE;
+            self.push(frame);
             let window: &[[f64; N]; TAPS_PER_PHASE] =
                 self.history[self.pos..self.pos + TAPS_PER_PHASE].try_into().expect("window length");
             // Branch 0 of the Nyquist filter is x[j - T/2] itself.
