@@ -2,7 +2,7 @@
 //! the EBU Tech 3341 true-peak cases 15-19, at +12 dB limiter drive and a -1 dBTP ceiling, at
 //! 44.1, 48 and 96 kHz, rendered through the whole chain (factory settings, and every stage
 //! engaged with hot saturation and multiband compression). Every output's true peak, read by
-//! the independent 16x meter of `lacquer-testkit`, is at most the ceiling + 0.05 dB, and every
+//! the independent 16x meter of `lacquer-testkit`, is at or below the ceiling, and every
 //! sample is finite, also when the input holds NaN, infinities, 1e30 bursts and denormals.
 
 use lacquer_host_tests::{Blocks, Instance};
@@ -12,8 +12,10 @@ use lacquer_testkit::true_peak::true_peak_db;
 const RATES: [f64; 3] = [44_100.0, 48_000.0, 96_000.0];
 const DRIVE: &str = "12 dB";
 const CEILING_DBTP: f64 = -1.0;
-/// Allowed excess over the ceiling, dB, as read by the independent meter.
-const TOLERANCE_DB: f64 = 0.05;
+/// Allowed excess over the ceiling, dB, as read by the independent meter: none. Through the
+/// plugin the promise is the ceiling itself (the DSP tests allow the 0.05 dB; measured
+/// worst case here, 2026-11-23: -1.010 dBTP, near-Nyquist noise through every stage at 44.1 kHz).
+const TOLERANCE_DB: f64 = 0.0;
 
 /// The chain set up for the torture: limiter drive and ceiling; with `all_stages`, also
 /// multiband compression and hot saturation engaged (they start bypassed).
