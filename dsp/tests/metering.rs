@@ -602,6 +602,30 @@ fn analysis_report_renders_text_and_json() {
     assert!((report.values.integrated - report.mono_lufs).abs() < 0.05);
 }
 
+/// A mono file reads as one channel (BS.1770, as ffmpeg's `ebur128` and libebur128 read it,
+/// and as the plugin meters a mono bus): a 997 Hz sine at -20 dBFS reads -23.0 LUFS, the same as
+/// a stereo file with that sine on the left and silence on the right, and 3.01 LU under the
+/// same sine on both channels (dual mono).
+#[test]
+fn a_mono_file_reads_as_one_channel() {
+    const FS: f64 = 48_000.0;
+    let amplitude = 0.1;
+    let x: Vec<f32> = (0..(10.0 * FS) as usize)
+        .map(|n| (amplitude * (2.0 * std::f64::consts::PI * 997.0 * n as f64 / FS).sin()) as f32)
+        .collect();
+    let mono = analyse(&x, 1, FS);
+    let left_only: Vec<f32> = x.iter().flat_map(|&v| [v, 0.0]).collect();
+    let dual: Vec<f32> = x.iter().flat_map(|&v| [v, v]).collect();
+    let (left_only, dual) = (analyse(&left_only, 2, FS), analyse(&dual, 2, FS));
+    assert!((mono.values.integrated - -23.01).abs() < 0.1, "mono: {:.2} LUFS", mono.values.integrated);
+    assert!((mono.values.integrated - left_only.values.integrated).abs() < 0.01);
+    let dual_gap = dual.values.integrated - mono.values.integrated;
+    assert!((dual_gap - 3.01).abs() < 0.01, "dual mono reads {dual_gap:.3} LU louder");
+    // A mono file's mono sum is itself: no mono-compatibility loss.
+    assert!((mono.mono_lufs - mono.values.integrated).abs() < 0.01);
+    assert!(mono.notes.iter().any(|n| n.contains("dual mono")), "{:?}", mono.notes);
+}
+
 #[test]
 fn true_peak_does_not_depend_on_block_size() {
     use lacquer_dsp::meter::true_peak::TruePeak;

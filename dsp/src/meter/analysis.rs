@@ -1,8 +1,10 @@
 //! Offline analysis of a whole programme (the `lacquer analyze` command): loudness, peaks,
 //! per-platform playback and the diagnostic verdicts, rendered as text or JSON.
 //!
-//! Mono input is measured as dual mono (the same signal on both speakers, as it plays);
-//! beyond two channels only the first two are measured (the report says so).
+//! Mono input is measured as one channel, as ITU-R BS.1770 defines it (and as the plugin's
+//! meters, ffmpeg's `ebur128` and libebur128 measure it); the report notes that played as dual
+//! mono on two speakers it is 3 LU louder. Beyond two channels only the first two are measured
+//! (the report says so).
 
 use super::diagnostics::{diagnose, DiagnosticInput, Verdict};
 use super::platforms::{playback_all, Playback};
@@ -16,6 +18,11 @@ const CHUNK: usize = 4096;
 const SPECTRUM_RESOLUTION_HZ: f64 = 5.0;
 /// Weight of the mono meter's single channel: the mono sum `(L+R)/2` plays on both speakers.
 const MONO_SUM_WEIGHT: f64 = 2.0;
+/// Channel weights of a mono file, which arrives duplicated on both lanes: half each, so the
+/// reading is that of one channel (BS.1770).
+const MONO_FILE_WEIGHTS: [f64; 2] = [0.5, 0.5];
+/// How much louder a mono programme reads when played as dual mono (both speakers), LU.
+const DUAL_MONO_LU: f64 = 3.01;
 
 /// Everything `lacquer analyze` reports about one programme.
 #[derive(Debug, Clone)]
@@ -39,8 +46,17 @@ pub fn analyse(interleaved: &[f32], channels: usize, sample_rate: f64) -> Report
     if channels > 2 {
         notes.push(format!("{channels} channels: only the first two are measured"));
     }
-    let mut stereo = ProgrammeMeter::<2>::new(sample_rate, [1.0, 1.0]);
-    let mut mono = ProgrammeMeter::<1>::new(sample_rate, [MONO_SUM_WEIGHT]);
+    let (weights, mono_weight) = if channels == 1 {
+        notes.push(format!(
+            "mono: measured as one channel (BS.1770); played as dual mono it reads {DUAL_MONO_LU:.1} LU louder"
+        ));
+        // The mono sum of a mono file is the file itself: measured the same way.
+        (MONO_FILE_WEIGHTS, 1.0)
+    } else {
+        ([1.0, 1.0], MONO_SUM_WEIGHT)
+    };
+    let mut stereo = ProgrammeMeter::<2>::new(sample_rate, weights);
+    let mut mono = ProgrammeMeter::<1>::new(sample_rate, [mono_weight]);
     let fft_len = (sample_rate / SPECTRUM_RESOLUTION_HZ) as usize;
     let mut mid_spectrum = SpectrumAverager::new(fft_len);
     let mut side_spectrum = SpectrumAverager::new(fft_len);

@@ -11,11 +11,21 @@ const USAGE: &str = "usage: lacquer analyze FILE... [--json]";
 
 /// Exit status for an unreadable file or a bad command line.
 const EXIT_UNREADABLE: u8 = 2;
+/// Sample rates the meters are defined for, Hz: the K-weighting shelf (1.68 kHz) must lie
+/// well below Nyquist; above 768 kHz no real file exists.
+const MIN_RATE_HZ: u32 = 8_000;
+const MAX_RATE_HZ: u32 = 768_000;
 
 /// Read a WAV file as interleaved `f32` in -1..1, with its channel count and sample rate.
 fn read_wav(path: &str) -> Result<(Vec<f32>, usize, f64), String> {
     let reader = hound::WavReader::open(path).map_err(|e| format!("{path}: {e}"))?;
     let spec = reader.spec();
+    if !(MIN_RATE_HZ..=MAX_RATE_HZ).contains(&spec.sample_rate) {
+        return Err(format!(
+            "{path}: unsupported sample rate {} Hz (measurable: {MIN_RATE_HZ} to {MAX_RATE_HZ} Hz)",
+            spec.sample_rate
+        ));
+    }
     let samples: Result<Vec<f32>, hound::Error> = match spec.sample_format {
         hound::SampleFormat::Float => reader.into_samples::<f32>().collect(),
         hound::SampleFormat::Int => {
