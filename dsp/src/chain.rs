@@ -343,15 +343,15 @@ impl Chain {
         let stereo = channels.len() >= 2;
         {
             let [wl, wr] = &mut self.wet;
-            let [dl, dr] = &mut self.dry;
-            for i in 0..n {
-                let l = sanitize(channels[0][start + i] as f64);
-                let r = if stereo { sanitize(channels[1][start + i] as f64) } else { l };
-                wl[i] = l;
-                wr[i] = r;
-                dl[i] = l;
-                dr[i] = r;
+            let in_l = &channels[0][start..start + n];
+            let in_r = if stereo { &channels[1][start..start + n] } else { in_l };
+            for (((l, r), &x), &y) in wl[..n].iter_mut().zip(&mut wr[..n]).zip(in_l).zip(in_r) {
+                *l = sanitize(f64::from(x));
+                *r = sanitize(f64::from(y));
             }
+            let [dl, dr] = &mut self.dry;
+            dl[..n].copy_from_slice(&wl[..n]);
+            dr[..n].copy_from_slice(&wr[..n]);
         }
         let [wl, wr] = &mut self.wet;
         let (wl, wr) = (&mut wl[..n], &mut wr[..n]);
@@ -405,15 +405,16 @@ impl Chain {
             self.metering.process_output(wl, wr);
         }
 
-        for i in 0..n {
-            // The last line of defence: whatever a stage did, no non-finite sample leaves.
-            let l = sanitize(wl[i]);
-            let r = sanitize(wr[i]);
-            if stereo {
-                channels[0][start + i] = l as f32;
-                channels[1][start + i] = r as f32;
-            } else {
-                channels[0][start + i] = (0.5 * (l + r)) as f32;
+        // The last line of defence: whatever a stage did, no non-finite sample leaves.
+        if let [out_l, out_r, ..] = channels {
+            let (out_l, out_r) = (&mut out_l[start..start + n], &mut out_r[start..start + n]);
+            for (((o_l, o_r), &l), &r) in out_l.iter_mut().zip(out_r.iter_mut()).zip(&*wl).zip(&*wr) {
+                *o_l = sanitize(l) as f32;
+                *o_r = sanitize(r) as f32;
+            }
+        } else {
+            for ((o, &l), &r) in channels[0][start..start + n].iter_mut().zip(&*wl).zip(&*wr) {
+                *o = (0.5 * (sanitize(l) + sanitize(r))) as f32;
             }
         }
     }
