@@ -1,209 +1,30 @@
 //! Stage 7, the true-peak limiter: the ceiling is a promise (issue 4).
 //!
-//! Every output is measured by an independent true-peak meter written here (16x, a
+//! Every output is measured by the independent true-peak meter of `lacquer-testkit` (16x, a
 //! Kaiser-windowed sinc of 128 taps per phase, no code shared with the limiter) and must be at
-//! most the ceiling + 0.05 dB.
+//! most the ceiling + 0.05 dB. The torture set and the EBU cases are testkit's too, so the
+//! host tests render the very same signals through the built plugin.
 
 use lacquer_dsp::stages::limiter::{Limiter, LimiterSettings, PeakOversampling};
 use lacquer_dsp::Stage;
+use lacquer_testkit::db;
+use lacquer_testkit::signals::{ebu_true_peak_cases, programme, torture_set, Torture};
+use lacquer_testkit::true_peak::{true_peak_db, true_peak_per_sample};
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use std::f64::consts::PI;
 
 /// Allowed excess over the ceiling, dB, as read by the independent meter.
 const TOLERANCE_DB: f64 = 0.05;
 const BLOCK: usize = 512;
 
-// ---------------------------------------------------------------------------------------------
-// The independent meter.
-
-/// Oversampling factor of the reference meter.
-const METER_FACTOR: usize = 16;
-/// Half-length of its windowed sinc, in base-rate samples (128 taps per phase).
-const METER_HALF: usize = 64;
-/// Kaiser beta of its window (about 80 dB sidelobes; flat to about 0.48 fs).
-const METER_BETA: f64 = 8.0;
-
-fn bessel_i0(x: f64) -> f64 {
-    let (mut sum, mut term, mut k) = (1.0, 1.0, 1.0);
-    while term > 1e-18 * sum {
-        term *= (x * x / 4.0) / (k * k);
-        sum += term;
-        k += 1.0;
-    }
-    sum
-}
-
-/// Per base-rate sample `n`, the largest magnitude of the band-limited signal on
-/// `[n, n + 1)`, from `METER_FACTOR` points per sample.
-fn true_peak_per_sample(x: &[f64]) -> Vec<f64> {
-    let taps = 2 * METER_HALF;
-    // kernel[p][j] weights x[n + j - METER_HALF + 1] for the point n + p / 16.
-    let kernels: Vec<Vec<f64>> = (0..METER_FACTOR)
-        .map(|p| {
-            let frac = p as f64 / METER_FACTOR as f64;
-            (0..taps)
-                .map(|j| {
-                    let t = frac - (j as f64 - METER_HALF as f64 + 1.0);
-                    let sinc = if t == 0.0 {
-                        1.0
-                    } else {
-                        (PI * t).sin() / (PI * t)
-                    };
-                    let r = t / (METER_HALF as f64 + 1.0);
-                    let w = bessel_i0(METER_BETA * (1.0 - r * r).max(0.0).sqrt())
-                        / bessel_i0(METER_BETA);
-                    sinc * w
-                })
-                .collect()
-        })
-        .collect();
-    let mut padded = vec![0.0; x.len() + taps];
-    padded[METER_HALF - 1..METER_HALF - 1 + x.len()].copy_from_slice(x);
-    (0..x.len())
-        .map(|n| {
-            let window = &padded[n..n + taps];
-            let mut peak = x[n].abs();
-            for kernel in &kernels[1..] {
-                let v: f64 = kernel.iter().zip(window).map(|(k, s)| k * s).sum();
-                peak = peak.max(v.abs());
-            }
-            peak
-        })
-        .collect()
-}
-
-fn db(x: f64) -> f64 {
-    20.0 * x.log10()
-}
-
-fn true_peak_db(x: &[f64]) -> f64 {
-    db(true_peak_per_sample(x).into_iter().fold(0.0, f64::max))
-}
-
 #[test]
 fn reference_meter_reads_the_ebu_true_peak_cases() {
     // EBU Tech 3341 cases 15-19 (48 kHz, with fades), within 0.02 dB.
-    for (case, signal) in ebu_cases(48000.0) {
-        let expected = db(if case == 19 { 1.41 } else { 0.5 });
+    for (case, signal, expected) in ebu_true_peak_cases(48000.0) {
         let tp = true_peak_db(&signal);
-        assert!((tp - expected).abs() < 0.02, "case {case}: {tp:.3} dBTP");
+        assert!((tp - db(expected)).abs() < 0.02, "case {case}: {tp:.3} dBTP");
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Signals.
-
-/// EBU Tech 3341 cases 15-19: 1 s, 20 ms raised-cosine fades.
-fn ebu_cases(fs: f64) -> Vec<(u32, Vec<f64>)> {
-    let spec: [(u32, f64, f64, f64); 5] = [
-        (15, 0.5, 4.0, 0.0),
-        (16, 0.5, 4.0, 45.0),
-        (17, 0.5, 6.0, 60.0),
-        (18, 0.5, 8.0, 67.5),
-        (19, 1.41, 4.0, 45.0),
-    ];
-    let len = fs as usize;
-    let fade = (0.02 * fs) as usize;
-    spec.iter()
-        .map(|&(case, amp, period, phase_deg)| {
-            let x = (0..len)
-                .map(|n| {
-                    let edge = n.min(len - 1 - n);
-                    let g = if edge < fade {
-                        0.5 - 0.5 * (PI * edge as f64 / fade as f64).cos()
-                    } else {
-                        1.0
-                    };
-                    g * amp * (2.0 * PI * n as f64 / period + phase_deg.to_radians()).sin()
-                })
-                .collect();
-            (case, x)
-        })
-        .collect()
-}
-
-/// Pink-ish noise (Paul Kellet's economy filter on white noise), normalised to a peak of 1.
-fn pink(len: usize, rng: &mut SmallRng) -> Vec<f64> {
-    let (mut b0, mut b1, mut b2) = (0.0, 0.0, 0.0);
-    let mut x: Vec<f64> = (0..len)
-        .map(|_| {
-            let w: f64 = rng.random_range(-1.0..1.0);
-            b0 = 0.99765 * b0 + w * 0.0990460;
-            b1 = 0.96300 * b1 + w * 0.2965164;
-            b2 = 0.57000 * b2 + w * 1.0526913;
-            b0 + b1 + b2 + w * 0.1848
-        })
-        .collect();
-    let peak = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    x.iter_mut().for_each(|v| *v /= peak);
-    x
-}
-
-/// Programme-like: pink noise with a drum-like envelope (a hit every 250 ms decaying over
-/// 60 ms on top of a bed), full-scale peak.
-fn programme(len: usize, fs: f64, rng: &mut SmallRng) -> Vec<f64> {
-    let noise = pink(len, rng);
-    let beat = (0.25 * fs) as usize;
-    let mut x: Vec<f64> = noise
-        .iter()
-        .enumerate()
-        .map(|(n, v)| v * (0.3 + (-((n % beat) as f64) / (0.06 * fs)).exp()))
-        .collect();
-    let peak = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    x.iter_mut().for_each(|v| *v /= peak);
-    x
-}
-
-/// The torture set at `fs`: (name, left, right), 1 s each, all full scale.
-fn torture_set(fs: f64) -> Vec<(&'static str, Vec<f64>, Vec<f64>)> {
-    let len = fs as usize;
-    let mut rng = SmallRng::seed_from_u64(4);
-    let sine4: Vec<f64> = (0..len)
-        .map(|n| (2.0 * PI * n as f64 / 4.0 + PI / 4.0).sin())
-        .collect();
-    let square: Vec<f64> = (0..len)
-        .map(|n| {
-            if (2.0 * PI * 997.0 * n as f64 / fs).sin() >= 0.0 {
-                1.0
-            } else {
-                -1.0
-            }
-        })
-        .collect();
-    let noise_l: Vec<f64> = (0..len).map(|_| rng.random_range(-1.0..1.0)).collect();
-    let noise_r: Vec<f64> = (0..len).map(|_| rng.random_range(-1.0..1.0)).collect();
-    // Impulse trains: single impulses, alternating-sign doublets (the worst inter-sample
-    // peak a sample can make) at irregular spacing.
-    let mut impulses = vec![0.0; len];
-    let mut n = 100;
-    let mut k = 0;
-    while n + 1 < len {
-        impulses[n] = 1.0;
-        if k % 2 == 1 {
-            impulses[n + 1] = -1.0;
-        }
-        n += 200 + 37 * (k % 7);
-        k += 1;
-    }
-    let transients: Vec<f64> = (0..len)
-        .map(|n| {
-            let t = n as f64 / fs;
-            let hit = (n % (0.25 * fs) as usize) as f64 / fs;
-            0.5 * (2.0 * PI * 50.0 * t).sin()
-                + 0.5 * (-hit / 0.003).exp() * (2.0 * PI * 3000.0 * t).sin()
-        })
-        .collect();
-    let prog_l = programme(len, fs, &mut rng);
-    let prog_r = programme(len, fs, &mut rng);
-    vec![
-        ("fs/4 sine at 45 deg", sine4.clone(), sine4),
-        ("full-scale square", square.clone(), square),
-        ("white noise", noise_l, noise_r),
-        ("impulse trains", impulses.clone(), impulses),
-        ("50 Hz sine with transients", transients.clone(), transients),
-        ("programme", prog_l, prog_r),
-    ]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -258,7 +79,7 @@ fn checked_peak(name: &str, l: &[f64], r: &[f64]) -> f64 {
 #[test]
 fn torture_set_stays_under_the_ceiling_at_every_rate() {
     for fs in [44100.0, 48000.0, 96000.0] {
-        for (name, left, right) in torture_set(fs) {
+        for Torture { name, left, right } in torture_set(fs) {
             let settings = torture_settings(12.0);
             let mut lim = limiter(fs, &settings);
             let (l, r) = run(&mut lim, &left, &right, |_| None);
@@ -282,10 +103,7 @@ fn every_oversampling_and_lookahead_holds_the_ceiling() {
         PeakOversampling::X16,
     ] {
         for lookahead_ms in [0.5, 3.0, 5.0] {
-            for (name, left, right) in set
-                .iter()
-                .filter(|(n, ..)| *n != "50 Hz sine with transients")
-            {
+            for Torture { name, left, right } in set.iter().filter(|t| t.name != "50 Hz sine with transients") {
                 let settings = LimiterSettings {
                     oversampling,
                     lookahead_ms,
@@ -345,7 +163,7 @@ fn ceiling_automation_is_met_sample_by_sample() {
 fn ebu_true_peak_cases_are_limited() {
     let fs = 48000.0;
     for drive_db in [0.0, 6.0] {
-        for (case, signal) in ebu_cases(fs) {
+        for (case, signal, _) in ebu_true_peak_cases(fs) {
             let mut lim = limiter(fs, &torture_settings(drive_db));
             let (l, r) = run(&mut lim, &signal, &signal, |_| None);
             let tp = checked_peak("EBU", &l, &r);

@@ -4,8 +4,9 @@
 use ebur128::{EbuR128, Mode};
 use lacquer_dsp::stages::saturation::{Character, Oversampling, Saturation, SaturationSettings};
 use lacquer_dsp::Stage;
+use lacquer_testkit::signals;
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use realfft::RealFftPlanner;
 use std::f64::consts::PI;
 
@@ -105,42 +106,20 @@ fn hard_driven_9k_sine_has_no_alias_within_70_db() {
     }
 }
 
-/// Programme-like test signal: pink-ish noise with a drum-like envelope, peaks near -1 dBFS.
+/// Peak level of the test signals (about -1 dBFS).
+const TEST_PEAK: f64 = 0.9;
+
+/// Programme-like test signal (testkit's: pink-ish noise with a drum-like envelope), peaks at
+/// [`TEST_PEAK`].
 fn programme(len: usize, seed: u64) -> Vec<f64> {
-    let mut rng = SmallRng::seed_from_u64(seed);
-    let (mut b0, mut b1, mut b2) = (0.0, 0.0, 0.0);
-    let beat = (0.25 * FS) as usize;
-    let mut x: Vec<f64> = (0..len)
-        .map(|n| {
-            let w: f64 = rng.random_range(-1.0..1.0);
-            b0 = 0.99765 * b0 + w * 0.0990460;
-            b1 = 0.96300 * b1 + w * 0.2965164;
-            b2 = 0.57000 * b2 + w * 1.0526913;
-            let pink = b0 + b1 + b2 + w * 0.1848;
-            pink * (0.3 + (-((n % beat) as f64) / (0.06 * FS)).exp())
-        })
-        .collect();
-    let peak = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    x.iter_mut().for_each(|v| *v *= 0.9 / peak);
-    x
+    let x = signals::programme(len, FS, &mut SmallRng::seed_from_u64(seed));
+    x.into_iter().map(|v| v * TEST_PEAK).collect()
 }
 
-/// Pink-ish noise without envelope, peaks near -1 dBFS.
+/// Pink-ish noise without envelope (testkit's), peaks at [`TEST_PEAK`].
 fn pink(len: usize, seed: u64) -> Vec<f64> {
-    let mut rng = SmallRng::seed_from_u64(seed);
-    let (mut b0, mut b1, mut b2) = (0.0, 0.0, 0.0);
-    let mut x: Vec<f64> = (0..len)
-        .map(|_| {
-            let w: f64 = rng.random_range(-1.0..1.0);
-            b0 = 0.99765 * b0 + w * 0.0990460;
-            b1 = 0.96300 * b1 + w * 0.2965164;
-            b2 = 0.57000 * b2 + w * 1.0526913;
-            b0 + b1 + b2 + w * 0.1848
-        })
-        .collect();
-    let peak = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    x.iter_mut().for_each(|v| *v *= 0.9 / peak);
-    x
+    let x = signals::pink(len, &mut SmallRng::seed_from_u64(seed));
+    x.into_iter().map(|v| v * TEST_PEAK).collect()
 }
 
 #[test]
