@@ -455,10 +455,25 @@ impl Stage for Limiter {
         // Main limiter: detect on the driven input, plan the gain. The detectors run a block
         // at a time (their interpolators are much faster so); their peaks go through the gain
         // buffers, which the planners then overwrite with the gains.
-        for (l, r) in left[..n].iter_mut().zip(&mut right[..n]) {
-            self.drive += (self.drive_target - self.drive) * self.drive_coef;
-            *l *= self.drive;
-            *r *= self.drive;
+        if self.drive == self.drive_target {
+            // Settled: the smoothing would leave the drive where it is (a serial recursion
+            // otherwise, one of the longest chains of latency per sample).
+            let drive = self.drive;
+            for (l, r) in left[..n].iter_mut().zip(&mut right[..n]) {
+                *l *= drive;
+                *r *= drive;
+            }
+        } else {
+            for (l, r) in left[..n].iter_mut().zip(&mut right[..n]) {
+                self.drive += (self.drive_target - self.drive) * self.drive_coef;
+                *l *= self.drive;
+                *r *= self.drive;
+            }
+            // The one-pole never lands on its target exactly (the last steps round to
+            // nothing): within 1e-12 (-240 dB) it has arrived.
+            if (self.drive - self.drive_target).abs() <= 1e-12 * self.drive_target {
+                self.drive = self.drive_target;
+            }
         }
         {
             let [det_l, det_r] = &mut self.detectors[index];
