@@ -477,8 +477,9 @@ impl Stage for Limiter {
         }
         {
             let [det_l, det_r] = &mut self.detectors[index];
-            det_l.push_block(&left[..n], &mut self.gain_l[..n]);
-            det_r.push_block(&right[..n], &mut self.gain_r[..n]);
+            // Estimates at most the target need no gain, whatever their exact value.
+            det_l.push_block(&left[..n], &mut self.gain_l[..n], main_target);
+            det_r.push_block(&right[..n], &mut self.gain_r[..n], main_target);
             let linked = link == 1.0;
             let gains = self.gain_l[..n].iter_mut().zip(&mut self.gain_r[..n]);
             if linked {
@@ -527,14 +528,22 @@ impl Stage for Limiter {
         }
         {
             let [det_l, det_r] = &mut self.guard_detectors[index];
-            det_l.push_block(&left[..n], &mut self.guard_gain[..n]);
-            det_r.push_block(&right[..n], &mut self.peak_r[..n]);
             // The detectors interpolate in `f32`: each reading is within `error_bound · S` of
             // the exact-arithmetic one, `S` the largest magnitude the reading depends on. The
             // guard's input is already limited to about the ceiling, so `S` is taken as the
             // larger of the reading and the ceiling, and the bound added (an upper bound on
             // the rounding, about 0.0004 dB).
             let rounding = det_l.error_bound();
+            // A reading `p <= c · (guard_factor - rounding)` (so `p < c`) gives
+            // `p + rounding · c <= c · guard_factor`: no gain, whatever its exact value. The
+            // floor takes the lowest ceiling of the block, less 1e-12 for the rounding of
+            // these expressions.
+            let lowest = self.ceiling_at_guard[..n]
+                .iter()
+                .fold(f64::INFINITY, |a, &c| a.min(c));
+            let floor = (lowest * (guard_factor - rounding) * (1.0 - 1e-12)).max(0.0);
+            det_l.push_block(&left[..n], &mut self.guard_gain[..n], floor);
+            det_r.push_block(&right[..n], &mut self.peak_r[..n], floor);
             for ((g, &r), &c) in self.guard_gain[..n]
                 .iter_mut()
                 .zip(&self.peak_r[..n])
