@@ -194,6 +194,16 @@ fn lesser(a: f64, b: f64) -> f64 {
     }
 }
 
+/// The larger of two gains, [`lesser`]'s counterpart.
+#[inline(always)]
+fn greater(a: f64, b: f64) -> f64 {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
 /// The gain planner described in the module docs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LookaheadEnvelope {
@@ -280,10 +290,14 @@ impl LookaheadEnvelope {
     pub fn process_block(&mut self, gains: &mut [f64]) {
         for chunk in gains.chunks_mut(CHUNK) {
             self.hold.process_chunk(chunk);
-            if self.release.auto {
-                self.release_and_means::<true>(chunk);
+            if self.release.auto && self.release.slow_attack >= self.release.slow_release {
+                self.release_and_means::<AUTO>(chunk);
+            } else if self.release.auto {
+                self.release_and_means::<AUTO_SLOWER_ATTACK>(chunk);
+            } else if self.release.fast == 1.0 {
+                self.release_and_means::<INSTANT>(chunk);
             } else {
-                self.release_and_means::<false>(chunk);
+                self.release_and_means::<FAST_ONLY>(chunk);
             }
         }
     }
@@ -293,8 +307,8 @@ impl LookaheadEnvelope {
     /// (so the same result to the bit): the three recursions are independent chains of
     /// latency, which overlap in one loop and add up in three.
     #[inline(always)]
-    fn release_and_means<const AUTO: bool>(&mut self, x: &mut [f64]) {
-        let rel = self.release;
+    fn release_and_means<const MODE: u8>(&mut self, x: &mut [f64]) {
+        let follower = Follower::new(self.release);
         let (mut fast, mut slow) = (self.fast, self.slow);
         let m = x.len();
         let (h1, h2) = (self.first.len - 1, self.second.len - 1);
@@ -306,20 +320,7 @@ impl LookaheadEnvelope {
         let history2: f64 = v2[..h2].iter().sum();
         let (mut sum1, mut sum2) = (0.0, 0.0);
         for k in 0..m {
-            let held = x[k];
-            let released = fast + (held - fast) * rel.fast;
-            fast = if held <= fast { held } else { released };
-            let g = if AUTO {
-                let coef = if held < slow {
-                    rel.slow_attack
-                } else {
-                    rel.slow_release
-                };
-                slow += (held - slow) * coef;
-                lesser(fast, slow)
-            } else {
-                fast
-            };
+            let g = follower.step::<MODE>(x[k], &mut fast, &mut slow);
             v1[h1 + k] = g;
             sum1 = if k == 0 {
                 history1 + g
@@ -363,34 +364,91 @@ impl LookaheadEnvelope {
 
     /// The release follower(s), in place on held gains.
     #[cfg(test)]
-    #[inline(always)]
     fn release_chunk(&mut self, x: &mut [f64]) {
-        let rel = self.release;
+        let follower = Follower::new(self.release);
         let (mut fast, mut slow) = (self.fast, self.slow);
-        // Attack at once, release with the follower (selects, not branches: which one
-        // applies changes with the audio).
-        if rel.auto {
-            for g in x {
-                let held = *g;
-                let released = fast + (held - fast) * rel.fast;
-                fast = if held <= fast { held } else { released };
-                let coef = if held < slow {
-                    rel.slow_attack
-                } else {
-                    rel.slow_release
-                };
-                slow += (held - slow) * coef;
-                *g = lesser(fast, slow);
-            }
-        } else {
-            for g in x {
-                let held = *g;
-                let released = fast + (held - fast) * rel.fast;
-                fast = if held <= fast { held } else { released };
-                *g = fast;
-            }
+        let rel = self.release;
+        for g in x {
+            *g = if rel.auto && rel.slow_attack >= rel.slow_release {
+                follower.step::<AUTO>(*g, &mut fast, &mut slow)
+            } else if rel.auto {
+                follower.step::<AUTO_SLOWER_ATTACK>(*g, &mut fast, &mut slow)
+            } else {
+                follower.step::<FAST_ONLY>(*g, &mut fast, &mut slow)
+            };
         }
         (self.fast, self.slow) = (fast, slow);
+    }
+}
+
+/// Modes of [`Follower::step`]: no release smoothing ([`Release::INSTANT`]), the fast follower
+/// only, or auto release (both; the slow follower's attack coefficient at least its release
+/// one, as the limiter sets it, or less).
+const INSTANT: u8 = 0;
+const FAST_ONLY: u8 = 1;
+const AUTO: u8 = 2;
+const AUTO_SLOWER_ATTACK: u8 = 3;
+
+/// The release follower(s) with their coefficients as weights of the old state and of the
+/// new value: `state · keep + held · coef`. The same one-pole as `state + (held - state) ·
+/// coef` up to rounding, but the chain of latency from one sample's state to the next is a
+/// multiply and an add instead of a subtraction, a multiply and an add, and the choices are
+/// minima instead of comparisons and selects (the followers' recursions are the planner's
+/// longest chains); `held · coef` does not depend on the state.
+///
+/// The minima: the fast follower attacks at once (`held` when `held <= fast`) and otherwise
+/// releases to a point between `fast` and `held`, so it takes the smaller of `held` and the
+/// released value (which lies between `held` and `fast` either way). The slow follower
+/// moves towards `held` with the attack coefficient when `held` is below it and the release
+/// coefficient otherwise: with an attack coefficient at least the release one, that is the
+/// smaller of the two moves in both cases (the larger if less). Exactly the conditional
+/// follower in exact arithmetic; in floating point the two differ by a rounding at most where
+/// the state meets `held`, and never upwards for the fast follower.
+#[derive(Debug, Clone, Copy)]
+struct Follower {
+    fast: f64,
+    keep_fast: f64,
+    slow_attack: f64,
+    keep_slow_attack: f64,
+    slow_release: f64,
+    keep_slow_release: f64,
+}
+
+impl Follower {
+    fn new(rel: Release) -> Self {
+        Self {
+            fast: rel.fast,
+            keep_fast: 1.0 - rel.fast,
+            slow_attack: rel.slow_attack,
+            keep_slow_attack: 1.0 - rel.slow_attack,
+            slow_release: rel.slow_release,
+            keep_slow_release: 1.0 - rel.slow_release,
+        }
+    }
+
+    /// Take a held gain, return the released one. Attack at once, release with the follower
+    /// (selects, not branches: which one applies changes with the audio). [`INSTANT`] (a fast
+    /// coefficient of 1) returns `held`, which is what the follower computes then (its `keep`
+    /// is 0).
+    #[inline(always)]
+    fn step<const MODE: u8>(&self, held: f64, fast: &mut f64, slow: &mut f64) -> f64 {
+        if MODE == INSTANT {
+            *fast = held;
+            return held;
+        }
+        let released = *fast * self.keep_fast + held * self.fast;
+        *fast = lesser(released, held);
+        if MODE == FAST_ONLY {
+            return *fast;
+        }
+        let attacked = *slow * self.keep_slow_attack + held * self.slow_attack;
+        let recovered = *slow * self.keep_slow_release + held * self.slow_release;
+        *slow = if MODE == AUTO {
+            lesser(attacked, recovered)
+        } else {
+            greater(attacked, recovered)
+        };
+        lesser(*fast, *slow)
     }
 }
 
@@ -439,12 +497,17 @@ mod tests {
         let req: Vec<f64> = (0..6000u64)
             .map(|n| 0.3 + 0.7 * (((n * 2654435761) % 1013) as f64 / 1013.0).powi(8))
             .collect();
-        for auto in [false, true] {
+        for (auto, fast, slow_attack) in [
+            (false, 1.0, 0.001),
+            (false, 0.01, 0.001),
+            (true, 0.01, 0.001),
+            (true, 0.01, 0.0002),
+        ] {
             for ramp in [2, 3, 20, 72, 241] {
                 let release = Release {
-                    fast: 0.01,
+                    fast,
                     auto,
-                    slow_attack: 0.001,
+                    slow_attack,
                     slow_release: 0.0005,
                 };
                 let mut fused = LookaheadEnvelope::new(ramp, 2);
@@ -466,6 +529,39 @@ mod tests {
                     assert_eq!(x.to_bits(), y.to_bits(), "auto {auto} ramp {ramp} n {n}");
                 }
                 assert!(fused == reference);
+            }
+        }
+    }
+
+    /// The follower's weights and minima give the conditional one-poles within rounding,
+    /// and its fast follower never above them by more than a rounding.
+    #[test]
+    fn follower_equals_the_conditional_one() {
+        let held: Vec<f64> = (0..20000u64)
+            .map(|n| 0.2 + 0.8 * (((n * 2654435761) % 1013) as f64 / 1013.0).powi(4))
+            .collect();
+        for (auto, slow_attack) in [(false, 0.001), (true, 0.001), (true, 0.0002)] {
+            let rel = Release {
+                fast: 0.01,
+                auto,
+                slow_attack,
+                slow_release: 0.0005,
+            };
+            let follower = Follower::new(rel);
+            let (mut fast, mut slow) = (1.0, 1.0);
+            let (mut f_ref, mut s_ref) = (1.0f64, 1.0f64);
+            for &h in &held {
+                let g = match (auto, slow_attack >= rel.slow_release) {
+                    (false, _) => follower.step::<FAST_ONLY>(h, &mut fast, &mut slow),
+                    (true, true) => follower.step::<AUTO>(h, &mut fast, &mut slow),
+                    (true, false) => follower.step::<AUTO_SLOWER_ATTACK>(h, &mut fast, &mut slow),
+                };
+                f_ref = if h <= f_ref { h } else { f_ref + (h - f_ref) * rel.fast };
+                let coef = if h < s_ref { rel.slow_attack } else { rel.slow_release };
+                s_ref += (h - s_ref) * coef;
+                let g_ref = if auto { f_ref.min(s_ref) } else { f_ref };
+                assert!((g - g_ref).abs() < 1e-12, "auto {auto}: {g} vs {g_ref}");
+                assert!(fast <= f_ref + 1e-15, "{fast} above {f_ref}");
             }
         }
     }
