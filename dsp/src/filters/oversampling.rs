@@ -546,6 +546,12 @@ impl Sample for f32 {
     #[inline]
     fn fir_symmetric(half: &[Self], x: &[Self], y: &mut [Self]) {
         #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: as for `fir` (AVX-512F implies AVX2 and FMA).
+            unsafe { fir_symmetric_f32_avx512(half, x, y) };
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2")
             && std::arch::is_x86_feature_detected!("fma")
         {
@@ -697,6 +703,61 @@ unsafe fn fir_symmetric_f32_avx2(half: &[f32], x: &[f32], y: &mut [f32]) {
         }
     }
     fir_symmetric_kernel::<f32, W, true>(half, &x[runs * W..], &mut y[runs * W..]);
+}
+
+/// [`fir_symmetric_f32_avx2`] sixteen lanes wide: 64 outputs per run, taps residue by residue
+/// modulo 16 (half lengths a multiple of 32; others, and the outputs after the last full run,
+/// go to the AVX2 kernel). Half the loads and instructions of the AVX2 kernel per output.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn fir_symmetric_f32_avx512(half: &[f32], x: &[f32], y: &mut [f32]) {
+    use std::arch::x86_64::*;
+    const W: usize = 64;
+    let h = half.len();
+    let t = 2 * h;
+    if !h.is_multiple_of(32) {
+        // SAFETY: AVX2 and FMA are implied by AVX-512F, which the caller checked.
+        unsafe { fir_symmetric_f32_avx2(half, x, y) };
+        return;
+    }
+    assert!(x.len() + 1 >= y.len() + t);
+    let runs = y.len() / W;
+    let per_residue = h / 16;
+    for run in 0..runs {
+        // SAFETY (all loads): the largest index read is run·W + h - 1 + 64 + 15 on the sliding
+        // side (one load past the last tap, unused) and run·W + t - 1 + 48 + 15 on the
+        // mirrored side, both within x (x.len() >= run·W + W + t - 1, h >= 32).
+        let xs = unsafe { x.as_ptr().add(run * W) };
+        let load = |at: usize| unsafe { _mm512_loadu_ps(xs.add(at)) };
+        let mut a = [_mm512_setzero_ps(); 4];
+        let mut b = [_mm512_setzero_ps(); 4];
+        for r in 0..16 {
+            let mut w = [load(r), load(r + 16), load(r + 32), load(r + 48)];
+            for q in (0..per_residue).step_by(2) {
+                let i = r + 16 * q;
+                let c = _mm512_set1_ps(half[i]);
+                let m = t - 1 - i;
+                for k in 0..4 {
+                    a[k] = _mm512_fmadd_ps(c, _mm512_add_ps(w[k], load(m + 16 * k)), a[k]);
+                }
+                w = [w[1], w[2], w[3], load(i + 64)];
+                let i = i + 16;
+                let c = _mm512_set1_ps(half[i]);
+                let m = t - 1 - i;
+                for k in 0..4 {
+                    b[k] = _mm512_fmadd_ps(c, _mm512_add_ps(w[k], load(m + 16 * k)), b[k]);
+                }
+                w = [w[1], w[2], w[3], load(i + 64)];
+            }
+        }
+        let out = &mut y[run * W..run * W + W];
+        for k in 0..4 {
+            // SAFETY: out has W = 64 values.
+            unsafe { _mm512_storeu_ps(out.as_mut_ptr().add(16 * k), _mm512_add_ps(a[k], b[k])) };
+        }
+    }
+    // SAFETY: as above.
+    unsafe { fir_symmetric_f32_avx2(half, &x[runs * W..], &mut y[runs * W..]) };
 }
 
 /// The body of [`Sample::fir_symmetric`]: as [`fir_kernel`], `W` outputs at a time in two sets
@@ -1462,10 +1523,11 @@ mod tests {
     fn folded_kernels_match_a_plain_convolution() {
         // Symmetric filters of even and odd half lengths, the scalar and the FMA kernel, in
         // both types, with lengths that leave remainders.
-        let x: Vec<f64> = (0..300)
+        let x: Vec<f64> = (0..400)
             .map(|i| ((i * 7919) % 101) as f64 / 50.0 - 1.0)
             .collect();
-        for (h, outputs) in [(64, 100), (96, 70), (6, 37), (5, 33), (1, 5)] {
+        let cases = [(64, 100), (96, 70), (64, 192), (32, 64), (16, 40), (6, 37), (5, 33), (1, 5)];
+        for (h, outputs) in cases {
             let half: Vec<f64> = (0..h)
                 .map(|i| ((i * 31) % 17) as f64 / 17.0 - 0.5)
                 .collect();
@@ -1498,6 +1560,16 @@ mod tests {
                     (a as f64 - e).abs() <= bound && (b as f64 - e).abs() <= bound,
                     "h={h}: {a} {b} {e}"
                 );
+            }
+            // The AVX2 kernel too where the machine would pick the AVX-512 one.
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                unsafe { fir_symmetric_f32_avx2(&half32, &x32, &mut picked) };
+                for (&b, e) in picked.iter().zip(&expected) {
+                    assert!((b as f64 - e).abs() <= bound, "h={h}: {b} {e}");
+                }
             }
         }
     }
