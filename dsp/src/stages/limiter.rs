@@ -197,16 +197,23 @@ impl ValueDelay {
         self.pos = 0;
     }
 
+    /// Push `v` once per value of `out` and write the delayed values there (the position
+    /// stays in a register, not in `self`, through the loop).
     #[inline]
-    fn push(&mut self, v: f64) -> f64 {
+    fn push_fill(&mut self, v: f64, out: &mut [f64]) {
         let len = self.delay + 1;
-        self.buf[self.pos] = v;
-        self.pos += 1;
-        if self.pos == len {
-            self.pos = 0;
+        let buf = &mut self.buf[..len];
+        let mut pos = self.pos;
+        for o in out {
+            buf[pos] = v;
+            pos += 1;
+            if pos == len {
+                pos = 0;
+            }
+            // The oldest of the last `len` values sits at the next write position.
+            *o = buf[pos];
         }
-        // The oldest of the last `len` values sits at the next write position.
-        self.buf[self.pos]
+        self.pos = pos;
     }
 }
 
@@ -515,9 +522,8 @@ impl Stage for Limiter {
                 self.right_follows_left = linked && plan_l == plan_r;
             }
         }
-        for c in &mut self.ceiling_at_guard[..n] {
-            *c = self.ceiling_delay.push(self.ceiling);
-        }
+        self.ceiling_delay
+            .push_fill(self.ceiling, &mut self.ceiling_at_guard[..n]);
         self.main_delay.process(&mut left[..n], &mut right[..n]);
 
         // Guard: measure the limited output, plan a residual correction (the left peaks go

@@ -327,23 +327,24 @@ impl PeakEstimator {
         let slope = _mm256_sub_pd(c, a);
         let mag2 = _mm256_mul_pd(mag, mag);
         let slope2 = _mm256_mul_pd(slope, slope);
+        let d = _mm256_sub_pd(
+            _mm256_mul_pd(_mm256_set1_pd(4.0), mag2),
+            _mm256_mul_pd(sum, sum),
+        );
+        let curvature = _mm256_sub_pd(_mm256_sub_pd(two_mag, a), c);
+        let bends = _mm256_cmp_pd::<_CMP_GT_OQ>(curvature, zero);
+        let e = _mm256_blendv_pd(
+            _mm256_set1_pd(1.0),
+            _mm256_mul_pd(_mm256_set1_pd(8.0), curvature),
+            bends,
+        );
+        let q = _mm256_div_pd(_mm256_set1_pd(1.0), _mm256_mul_pd(d, e));
         let sine = _mm256_sqrt_pd(_mm256_add_pd(
             mag2,
-            _mm256_div_pd(
-                _mm256_mul_pd(slope2, mag2),
-                _mm256_sub_pd(
-                    _mm256_mul_pd(_mm256_set1_pd(4.0), mag2),
-                    _mm256_mul_pd(sum, sum),
-                ),
-            ),
+            _mm256_mul_pd(_mm256_mul_pd(_mm256_mul_pd(slope2, mag2), e), q),
         ));
-        let curvature = _mm256_sub_pd(_mm256_sub_pd(two_mag, a), c);
-        let vertex = _mm256_add_pd(
-            mag,
-            _mm256_div_pd(slope2, _mm256_mul_pd(_mm256_set1_pd(8.0), curvature)),
-        );
-        let parabola =
-            _mm256_blendv_pd(mag, vertex, _mm256_cmp_pd::<_CMP_GT_OQ>(curvature, zero));
+        let vertex = _mm256_add_pd(mag, _mm256_mul_pd(_mm256_mul_pd(slope2, d), q));
+        let parabola = _mm256_blendv_pd(mag, vertex, bends);
         _mm256_blendv_pd(mag, _mm256_max_pd(sine, parabola), local_max)
     }
 
@@ -359,19 +360,28 @@ impl PeakEstimator {
         let flip = 1.0f64.copysign(b);
         let (a, c) = (a * flip, c * flip);
         // cos d = (a + c) / 2|b|, clamped; kept as the clamped sum so the sinusoid's
-        // `slope² / 4(1 - cos² d)` takes one division: `slope² |b|² / (4|b|² - sum²)`.
+        // `slope² / 4(1 - cos² d)` is `slope² |b|² / d`, `d = 4|b|² - sum²` (> 0).
         let two_mag = 2.0 * mag;
         let sum = (a + c)
             .max(two_mag * self.cos_min)
             .min(two_mag * self.cos_max);
         let slope = c - a;
         let mag2 = mag * mag;
-        let sine = (mag2 + slope * slope * mag2 / (4.0 * mag2 - sum * sum)).sqrt();
-        // The parabola's vertex: blind to a DC offset, which the sinusoid fit is not (a
-        // ripple riding on a plateau, like the Gibbs ringing after a step).
+        let slope2 = slope * slope;
+        let d = 4.0 * mag2 - sum * sum;
+        // The parabola's vertex `mag + slope² / 8·curvature`: blind to a DC offset, which the
+        // sinusoid fit is not (a ripple riding on a plateau, like the Gibbs ringing after a
+        // step). Both fits' divisions share one reciprocal, `1 / (d · e)` (`e` = 8·curvature,
+        // or 1 where the vertex is not used). No overflow: with `|a|, |c| <= mag` (all `f32`,
+        // so at most 3.4e38) the largest product is of the order of `mag⁵`, well inside `f64`
+        // (and `mag⁵` of the smallest `f32` above its underflow).
         let curvature = two_mag - a - c;
-        let vertex = mag + slope * slope / (8.0 * curvature);
-        let parabola = if curvature > 0.0 { vertex } else { mag };
+        let bends = curvature > 0.0;
+        let e = if bends { 8.0 * curvature } else { 1.0 };
+        let q = 1.0 / (d * e);
+        let sine = (mag2 + slope2 * mag2 * e * q).sqrt();
+        let vertex = mag + slope2 * d * q;
+        let parabola = if bends { vertex } else { mag };
         if local_max {
             sine.max(parabola)
         } else {
