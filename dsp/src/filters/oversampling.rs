@@ -490,6 +490,13 @@ pub trait Sample:
     fn fir_symmetric(half: &[Self], x: &[Self], y: &mut [Self]) {
         fir_symmetric_kernel::<Self, SSE2_OUTPUTS, false>(half, x, y);
     }
+    /// `even[k] = src[2k]`, `odd[k] = src[2k + 1]` for every `k` of `even` (as long as `odd`).
+    fn deinterleave(src: &[Self], even: &mut [Self], odd: &mut [Self]) {
+        for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(src.chunks_exact(2)) {
+            *e = pair[0];
+            *o = pair[1];
+        }
+    }
 }
 
 impl Sample for f64 {
@@ -560,6 +567,49 @@ impl Sample for f32 {
             return;
         }
         fir_symmetric_kernel::<f32, { 2 * SSE2_OUTPUTS }, false>(half, x, y);
+    }
+    #[inline]
+    fn deinterleave(src: &[Self], even: &mut [Self], odd: &mut [Self]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports the feature the function is compiled for.
+            unsafe { deinterleave_f32_avx2(src, even, odd) };
+            return;
+        }
+        for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(src.chunks_exact(2)) {
+            *e = pair[0];
+            *o = pair[1];
+        }
+    }
+}
+
+/// [`Sample::deinterleave`] for `f32`, eight pairs at a time (two shuffles and two lane
+/// permutations per sixteen values).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn deinterleave_f32_avx2(src: &[f32], even: &mut [f32], odd: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let n = even.len();
+    assert!(odd.len() == n && src.len() >= 2 * n);
+    let groups = n / 8;
+    for g in 0..groups {
+        // SAFETY: values 16g .. 16g + 16 of src and 8g .. 8g + 8 of even and odd exist.
+        unsafe {
+            let a = _mm256_loadu_ps(src.as_ptr().add(16 * g));
+            let b = _mm256_loadu_ps(src.as_ptr().add(16 * g + 8));
+            // [a0 a2 b0 b2 | a4 a6 b4 b6] and [a1 a3 b1 b3 | a5 a7 b5 b7], then the 64-bit
+            // quarters in the order 0, 2, 1, 3.
+            let e = _mm256_shuffle_ps::<0b10_00_10_00>(a, b);
+            let o = _mm256_shuffle_ps::<0b11_01_11_01>(a, b);
+            let e = _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(e)));
+            let o = _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(o)));
+            _mm256_storeu_ps(even.as_mut_ptr().add(8 * g), e);
+            _mm256_storeu_ps(odd.as_mut_ptr().add(8 * g), o);
+        }
+    }
+    for k in 8 * groups..n {
+        even[k] = src[2 * k];
+        odd[k] = src[2 * k + 1];
     }
 }
 
@@ -931,6 +981,17 @@ impl<T: Sample> HalfbandUp<T> {
         self.filter(n);
         let delayed = &self.input[t / 2 - 1..t / 2 - 1 + n];
         let odd = &self.odd[..n];
+        if half == 2 {
+            // Rows 0 and 2 are the delayed input's even and odd samples, rows 1 and 3 the
+            // filtered ones'.
+            let (rows01, rows23) = out.split_at_mut(2 * stride);
+            let (row0, row1) = rows01.split_at_mut(stride);
+            let (row2, row3) = rows23.split_at_mut(stride);
+            T::deinterleave(delayed, &mut row0[..steps], &mut row2[..steps]);
+            T::deinterleave(odd, &mut row1[..steps], &mut row3[..steps]);
+            self.input.copy_within(n..n + t - 1, 0);
+            return;
+        }
         for h in 0..half {
             // Input sample k·(L/2) + h gives the step's samples 2h (delayed) and 2h + 1.
             let (even_out, odd_out) = out[2 * h * stride..].split_at_mut(stride);
@@ -1598,6 +1659,18 @@ mod tests {
                 for (a, &b) in high.iter().zip(&high32) {
                     assert!((a - b as f64).abs() <= bound, "L={factor}: {a} vs {b}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn deinterleaving_splits_pairs() {
+        let src: Vec<f32> = (0..80).map(|i| i as f32).collect();
+        for n in [0, 1, 7, 8, 9, 16, 33, 40] {
+            let (mut even, mut odd) = (vec![-1.0f32; n], vec![-1.0f32; n]);
+            f32::deinterleave(&src, &mut even, &mut odd);
+            for k in 0..n {
+                assert_eq!((even[k], odd[k]), ((2 * k) as f32, (2 * k + 1) as f32), "n={n}");
             }
         }
     }
