@@ -481,12 +481,16 @@ pub trait Sample:
     fn mul_add(self, a: Self, b: Self) -> Self;
     /// [`fir`] for this type.
     fn fir(c: &[Self], x: &[Self], y: &mut [Self]);
-    /// Whether [`HalfbandUp`] folds its symmetric taps for this type (see
-    /// [`Sample::fir_symmetric`]).
-    const FOLDS_SYMMETRIC_TAPS: bool = false;
+    /// Whether [`HalfbandUp`] folds its symmetric taps for this type and a filter of
+    /// `2 · half_len` taps (see [`Sample::fir_symmetric`]): where that is the faster kernel
+    /// on this machine.
+    fn folds(half_len: usize) -> bool {
+        let _ = half_len;
+        false
+    }
     /// `y[n] = Σ_{i < h} half[i] · (x[n + i] + x[n + 2h - 1 - i])` (`h = half.len()`): [`fir`]
     /// for a symmetric `2h`-tap filter given by its first half, one multiply per tap pair.
-    /// Only types with [`Sample::FOLDS_SYMMETRIC_TAPS`] use it in the cascades.
+    /// The cascades use it where [`Sample::folds`] says so.
     fn fir_symmetric(half: &[Self], x: &[Self], y: &mut [Self]) {
         fir_symmetric_kernel::<Self, SSE2_OUTPUTS, false>(half, x, y);
     }
@@ -549,7 +553,15 @@ impl Sample for f32 {
     /// The detector's interpolation: folding halves the multiply-adds (the pre-adds go to
     /// the adder ports, which the multiply-adds leave idle on most cores). The `f64` path of
     /// the saturation keeps the unfolded kernel, so its output stays the same to the bit.
-    const FOLDS_SYMMETRIC_TAPS: bool = true;
+    fn folds(half_len: usize) -> bool {
+        // The AVX2 kernel needs a multiple of 16 (else the plain kernel is faster); with
+        // AVX-512 the short later stages fold too.
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return true;
+        }
+        half_len.is_multiple_of(16)
+    }
     #[inline]
     fn fir_symmetric(half: &[Self], x: &[Self], y: &mut [Self]) {
         #[cfg(target_arch = "x86_64")]
@@ -766,8 +778,8 @@ unsafe fn fir_symmetric_f32_avx512(half: &[f32], x: &[f32], y: &mut [f32]) {
     let h = half.len();
     let t = 2 * h;
     if !h.is_multiple_of(32) {
-        // SAFETY: AVX2 and FMA are implied by AVX-512F, which the caller checked.
-        unsafe { fir_symmetric_f32_avx2(half, x, y) };
+        // SAFETY: as for this function.
+        unsafe { fir_symmetric_f32_avx512_short(half, x, y) };
         return;
     }
     assert!(x.len() + 1 >= y.len() + t);
@@ -808,6 +820,42 @@ unsafe fn fir_symmetric_f32_avx512(half: &[f32], x: &[f32], y: &mut [f32]) {
     }
     // SAFETY: as above.
     unsafe { fir_symmetric_f32_avx2(half, &x[runs * W..], &mut y[runs * W..]) };
+}
+
+/// [`fir_symmetric_f32_avx512`] for short filters (the later cascade stages, 6 to 8 tap
+/// pairs): 64 outputs per run in four accumulators, the taps in order, both inputs of a pair
+/// loaded (no register reuse needed: the loads are few). The outputs after the last full run
+/// go to the generic folded kernel.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn fir_symmetric_f32_avx512_short(half: &[f32], x: &[f32], y: &mut [f32]) {
+    use std::arch::x86_64::*;
+    const W: usize = 64;
+    let h = half.len();
+    let t = 2 * h;
+    assert!(h >= 1 && x.len() + 1 >= y.len() + t);
+    let runs = y.len() / W;
+    for run in 0..runs {
+        // SAFETY (all loads): the largest index read is run·W + t - 1 + 48 + 15, within x
+        // (x.len() >= run·W + W + t - 1).
+        let xs = unsafe { x.as_ptr().add(run * W) };
+        let load = |at: usize| unsafe { _mm512_loadu_ps(xs.add(at)) };
+        let mut acc = [_mm512_setzero_ps(); 4];
+        for (i, &c) in half.iter().enumerate() {
+            let c = _mm512_set1_ps(c);
+            let m = t - 1 - i;
+            for k in 0..4 {
+                let pair = _mm512_add_ps(load(i + 16 * k), load(m + 16 * k));
+                acc[k] = _mm512_fmadd_ps(c, pair, acc[k]);
+            }
+        }
+        let out = &mut y[run * W..run * W + W];
+        for (k, a) in acc.iter().enumerate() {
+            // SAFETY: out has W = 64 values.
+            unsafe { _mm512_storeu_ps(out.as_mut_ptr().add(16 * k), *a) };
+        }
+    }
+    fir_symmetric_kernel::<f32, 32, true>(half, &x[runs * W..], &mut y[runs * W..]);
 }
 
 /// The body of [`Sample::fir_symmetric`]: as [`fir_kernel`], `W` outputs at a time in two sets
@@ -889,9 +937,7 @@ struct HalfbandUp<T: Sample> {
     /// The first half of `coeffs`, which the folded kernel uses for both taps of a mirrored
     /// pair.
     half: Vec<T>,
-    /// Whether the stage runs the folded kernel: for types with
-    /// [`Sample::FOLDS_SYMMETRIC_TAPS`] and long filters (half length a multiple of 16; on
-    /// the short later stages the plain kernel is faster).
+    /// Whether the stage runs the folded kernel ([`Sample::folds`]).
     folded: bool,
     /// `Σ |coeffs|` (of the exact, `f64` design): the stage's largest gain.
     gain_bound: f64,
@@ -922,7 +968,7 @@ impl<T: Sample> HalfbandUp<T> {
         Self {
             gain_bound: coeffs.iter().map(|c| c.abs()).sum(),
             asymmetry,
-            folded: T::FOLDS_SYMMETRIC_TAPS && (t / 2).is_multiple_of(16),
+            folded: T::folds(t / 2),
             half: coeffs[..t / 2].iter().map(|&c| T::from_f64(c)).collect(),
             coeffs: coeffs.into_iter().map(T::from_f64).collect(),
             input: vec![T::default(); t - 1 + max_chunk],
@@ -1587,7 +1633,18 @@ mod tests {
         let x: Vec<f64> = (0..400)
             .map(|i| ((i * 7919) % 101) as f64 / 50.0 - 1.0)
             .collect();
-        let cases = [(64, 100), (96, 70), (64, 192), (32, 64), (16, 40), (6, 37), (5, 33), (1, 5)];
+        let cases = [
+            (64, 100),
+            (96, 70),
+            (64, 192),
+            (32, 64),
+            (16, 40),
+            (6, 150),
+            (8, 130),
+            (6, 37),
+            (5, 33),
+            (1, 5),
+        ];
         for (h, outputs) in cases {
             let half: Vec<f64> = (0..h)
                 .map(|i| ((i * 31) % 17) as f64 / 17.0 - 0.5)
