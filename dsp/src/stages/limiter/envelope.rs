@@ -91,7 +91,7 @@ impl RunningMean {
     /// Replace each value of `x` (at most [`CHUNK`]) by the mean of the last `len` values up
     /// to it. The sum is taken afresh at the start of every chunk and then updated by one
     /// value in and one out per sample, so rounding cannot accumulate beyond a chunk.
-    #[inline(always)]
+    #[cfg(test)]
     fn process_chunk(&mut self, x: &mut [f64]) {
         let (m, h) = (x.len(), self.len - 1);
         let values = &mut self.values[..h + m];
