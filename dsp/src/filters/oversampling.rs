@@ -743,14 +743,16 @@ unsafe fn fir_symmetric_f32_avx2(half: &[f32], x: &[f32], y: &mut [f32]) {
             let mut w = [load(r), load(r + 8), load(r + 16), load(r + 24)];
             for q in (0..per_residue).step_by(2) {
                 let i = r + 8 * q;
-                let c = _mm256_set1_ps(half[i]);
+                // SAFETY (both taps): i + 8 = r + 8(q + 1) < 8 · per_residue = h (q + 1 <
+                // per_residue, which is even).
+                let c = _mm256_set1_ps(unsafe { *half.get_unchecked(i) });
                 let m = t - 1 - i;
                 for k in 0..4 {
                     a[k] = _mm256_fmadd_ps(c, _mm256_add_ps(w[k], load(m + 8 * k)), a[k]);
                 }
                 w = [w[1], w[2], w[3], load(i + 32)];
                 let i = i + 8;
-                let c = _mm256_set1_ps(half[i]);
+                let c = _mm256_set1_ps(unsafe { *half.get_unchecked(i) });
                 let m = t - 1 - i;
                 for k in 0..4 {
                     b[k] = _mm256_fmadd_ps(c, _mm256_add_ps(w[k], load(m + 8 * k)), b[k]);
@@ -797,14 +799,16 @@ unsafe fn fir_symmetric_f32_avx512(half: &[f32], x: &[f32], y: &mut [f32]) {
             let mut w = [load(r), load(r + 16), load(r + 32), load(r + 48)];
             for q in (0..per_residue).step_by(2) {
                 let i = r + 16 * q;
-                let c = _mm512_set1_ps(half[i]);
+                // SAFETY (both taps): i + 16 = r + 16(q + 1) < 16 · per_residue = h (q + 1 <
+                // per_residue, which is even).
+                let c = _mm512_set1_ps(unsafe { *half.get_unchecked(i) });
                 let m = t - 1 - i;
                 for k in 0..4 {
                     a[k] = _mm512_fmadd_ps(c, _mm512_add_ps(w[k], load(m + 16 * k)), a[k]);
                 }
                 w = [w[1], w[2], w[3], load(i + 64)];
                 let i = i + 16;
-                let c = _mm512_set1_ps(half[i]);
+                let c = _mm512_set1_ps(unsafe { *half.get_unchecked(i) });
                 let m = t - 1 - i;
                 for k in 0..4 {
                     b[k] = _mm512_fmadd_ps(c, _mm512_add_ps(w[k], load(m + 16 * k)), b[k]);
