@@ -64,6 +64,37 @@ pub struct PeakEstimator {
     error_bound: f64,
     /// [`fit_gain_bound`] for the factor, rounded up.
     fit_gain: f64,
+    /// `2 cos(π/L)`, padded up by 1e-6 and rounded up to `f32`: a step whose neighbours'
+    /// sum (after the sign flip) is at least this times its magnitude is not clamped from
+    /// below by the fit, which then gains at most [`SMOOTH_FIT_GAIN`].
+    smooth_sum: f32,
+}
+
+/// The largest factor by which a fit can exceed the magnitude `m` of its centre when the sum
+/// `σ` of its neighbours (after the sign flip) is at least `2m cos(π/L)`, i.e. not clamped from
+/// below: the sinusoid's `slope² / (4m² - σ²)` is then at most `(2m - σ) / (2m + σ) <= 1` (see
+/// [`fit_gain_bound`]), so the sinusoid is at most `sqrt(2) m` and the parabola's vertex
+/// `1.5 m`. Band-limited content around a peak is smooth at the high rate, so this is the
+/// usual case, and it holds whatever the factor (the general bound grows with it: 1.73 at
+/// 4x, 5.1 at 16x). Padded as [`fit_gain_bound`].
+const SMOOTH_FIT_GAIN: f64 = 1.5 * (1.0 + 1e-9);
+
+/// The levels under which a group of steps may skip its fits (see
+/// [`PeakEstimator::push_block`]): any step, and steps with smooth neighbours.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    any: f32,
+    smooth: f32,
+}
+
+/// The largest `f32` at most `x`.
+fn f32_below(x: f64) -> f32 {
+    let m = x as f32;
+    if m as f64 > x {
+        m.next_down()
+    } else {
+        m
+    }
 }
 
 /// The largest factor by which a fit can exceed the magnitude of its centre (the largest
@@ -100,6 +131,15 @@ impl PeakEstimator {
         Self {
             error_bound: interp.rounding_bound() * fit_sensitivity(factor),
             fit_gain: fit_gain_bound(factor),
+            smooth_sum: {
+                let v = 2.0 * step.cos() * (1.0 + 1e-6);
+                let m = v as f32;
+                if (m as f64) < v {
+                    m.next_up()
+                } else {
+                    m
+                }
+            },
             interp,
             factor,
             phases: vec![0.0; factor * STRIDE],
@@ -131,18 +171,15 @@ impl PeakEstimator {
     ///
     /// Only estimates above `floor` are needed: an estimate that is provably at most `floor`
     /// may be written as any value at most `floor` (the step's largest sample). Whole groups
-    /// of steps whose largest samples times [`fit_gain_bound`] stay under `floor` skip the
-    /// fits (their divisions and square roots). `0` asks for every estimate exactly.
+    /// of steps whose largest samples times [`fit_gain_bound`] (or [`SMOOTH_FIT_GAIN`] for a
+    /// step with smooth neighbours) stay under `floor` skip the fits (their divisions and
+    /// square roots). `0` asks for every estimate exactly. (The limiter's floors are near its
+    /// ceiling, far above where the `f32` products of these tests could underflow.)
     pub fn push_block(&mut self, x: &[f64], peaks: &mut [f64], floor: f64) {
-        // The largest `f32` `m` with `m · fit_gain <= floor` (negative: never skip).
-        let limit = {
-            let exact = floor / self.fit_gain;
-            let m = exact as f32;
-            if m as f64 > exact {
-                m.next_down()
-            } else {
-                m
-            }
+        // The largest `f32` `m` with `m · gain <= floor` (negative: never skip).
+        let limit = Limits {
+            any: f32_below(floor / self.fit_gain),
+            smooth: f32_below(floor / SMOOTH_FIT_GAIN),
         };
         match self.factor {
             4 => self.push_block_with::<4>(x, peaks, limit),
@@ -155,7 +192,7 @@ impl PeakEstimator {
     /// [`PeakEstimator::push_block`] for factor `L` (a constant, so the loops over the phases
     /// unroll).
     #[inline(always)]
-    fn push_block_with<const L: usize>(&mut self, x: &[f64], peaks: &mut [f64], limit: f32) {
+    fn push_block_with<const L: usize>(&mut self, x: &[f64], peaks: &mut [f64], limit: Limits) {
         for (x, peaks) in x.chunks(CHUNK).zip(peaks.chunks_mut(CHUNK)) {
             let n = x.len();
             self.interp
@@ -171,7 +208,7 @@ impl PeakEstimator {
     /// with AVX2 (detected at run time; the build targets baseline x86-64) four steps at a
     /// time, with the same operations in the same order, so the result is the same to the bit.
     #[inline(always)]
-    fn search_and_fit<const L: usize>(&self, n: usize, peaks: &mut [f64], limit: f32) {
+    fn search_and_fit<const L: usize>(&self, n: usize, peaks: &mut [f64], limit: Limits) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports the feature the function is compiled for (checked
@@ -189,7 +226,7 @@ impl PeakEstimator {
     /// at most `limit` writes those magnitudes instead (no fit can then exceed the caller's
     /// floor, see [`PeakEstimator::push_block`]); the steps computed past `n` count in the
     /// group, which only makes skipping rarer.
-    fn search_and_fit_scalar<const L: usize>(&self, n: usize, peaks: &mut [f64], limit: f32) {
+    fn search_and_fit_scalar<const L: usize>(&self, n: usize, peaks: &mut [f64], limit: Limits) {
         let p: [&[f32]; L] =
             std::array::from_fn(|j| &self.phases[j * STRIDE..(j + 1) * STRIDE]);
         for (g, out) in peaks[..n].chunks_mut(GROUP).enumerate() {
@@ -218,7 +255,16 @@ impl PeakEstimator {
                     c[i] = if take { right[i] } else { c[i] };
                 }
             }
-            if best.iter().all(|&m| m <= limit) {
+            let quiet = |i: usize| {
+                // The neighbours with the sign of the centre taken off (a bit operation, as
+                // in the vector version), their sum against `smooth_sum` times the magnitude.
+                let flip = b[i].to_bits() & 0x8000_0000;
+                let sum = f32::from_bits(a[i].to_bits() ^ flip)
+                    + f32::from_bits(c[i].to_bits() ^ flip);
+                let smooth = sum >= best[i] * self.smooth_sum;
+                best[i] <= if smooth { limit.smooth } else { limit.any }
+            };
+            if (0..GROUP).all(quiet) {
                 for (out, &m) in out.iter_mut().zip(&best) {
                     *out = m.into();
                 }
@@ -235,13 +281,19 @@ impl PeakEstimator {
     /// branch depends on the audio.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn search_and_fit_avx2<const L: usize>(&self, n: usize, peaks: &mut [f64], limit: f32) {
+    unsafe fn search_and_fit_avx2<const L: usize>(
+        &self,
+        n: usize,
+        peaks: &mut [f64],
+        limit: Limits,
+    ) {
         use std::arch::x86_64::*;
         let base = self.phases.as_ptr();
         assert!(self.phases.len() >= L * STRIDE && peaks.len() >= n);
         // `abs` and the sign flip of `refine` are bit operations on the sign.
         let sign = _mm256_set1_ps(-0.0);
-        let limit = _mm256_set1_ps(limit);
+        let (limit_any, limit_smooth) = (_mm256_set1_ps(limit.any), _mm256_set1_ps(limit.smooth));
+        let smooth_sum = _mm256_set1_ps(self.smooth_sum);
         for k0 in (0..n).step_by(GROUP) {
             // SAFETY: phase j's values k0 ..= k0 + GROUP lie within its STRIDE (k0 < CHUNK).
             macro_rules! load {
@@ -270,6 +322,10 @@ impl PeakEstimator {
             let low = |v: __m256| _mm256_cvtps_pd(_mm256_castps256_ps128(v));
             let high = |v: __m256| _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v));
             // All eight at most `limit` (false for a NaN): the magnitudes stand in for the fits.
+            let flip = _mm256_and_ps(sign, b);
+            let sum = _mm256_add_ps(_mm256_xor_ps(a, flip), _mm256_xor_ps(c, flip));
+            let smooth = _mm256_cmp_ps::<_CMP_GE_OQ>(sum, _mm256_mul_ps(best, smooth_sum));
+            let limit = _mm256_blendv_ps(limit_any, limit_smooth, smooth);
             let quiet = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LE_OQ>(best, limit)) == 0xff;
             let fits = if quiet {
                 [low(best), high(best)]
@@ -415,7 +471,11 @@ mod tests {
             for n in [1, 3, 4, 37, 64] {
                 for round in 0..150 {
                     // Never, sometimes and often skipping.
-                    let limit = [-1.0, 0.5, 0.8][round % 3];
+                    let limit = [(-1.0, -1.0), (0.5, 0.6), (0.8, 0.9)][round % 3];
+                    let limit = Limits {
+                        any: limit.0,
+                        smooth: limit.1,
+                    };
                     est.phases.iter_mut().for_each(|v| *v = next() as f32);
                     let mut scalar = vec![0.0; n];
                     let mut vector = vec![0.0; n];
@@ -483,6 +543,40 @@ mod tests {
                     }
                 }
                 assert!(skipped > 0, "L={factor} floor {floor}: nothing skipped");
+            }
+        }
+    }
+
+    /// The fits never exceed their magnitude times the gains the skipping relies on, on
+    /// random triples (including the worst shapes: neighbours at either end of their range).
+    #[test]
+    fn fits_stay_within_their_gain_bounds() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+        };
+        for factor in [4, 8, 16] {
+            let est = PeakEstimator::new(factor, 128, 0.485);
+            let cos_min = (PI / factor as f64).cos();
+            for k in 0..200_000 {
+                let b = next();
+                let (mut a, mut c) = (next() * b.abs(), next() * b.abs());
+                if k % 4 == 0 {
+                    a = a.signum() * b.abs();
+                }
+                if k % 8 == 1 {
+                    (a, c) = (-b, b);
+                }
+                let fit = est.refine(a, b, c);
+                let m = b.abs();
+                assert!(fit <= est.fit_gain * m, "L={factor}: {a} {b} {c}: {fit}");
+                let flip = b.signum();
+                if (a * flip + c * flip) >= 2.0 * m * cos_min {
+                    assert!(fit <= SMOOTH_FIT_GAIN * m, "L={factor}: {a} {b} {c}: {fit}");
+                }
             }
         }
     }
