@@ -176,6 +176,28 @@ fn required_gain(target: f64, peak: f64) -> f64 {
     }
 }
 
+/// The smallest of `values` (+inf if empty; the ceilings it is used on are never NaN), in
+/// four independent running minima so that it is not one long chain of dependent minima.
+fn lowest(values: &[f64]) -> f64 {
+    let mut m = [f64::INFINITY; 4];
+    let mut quads = values.chunks_exact(4);
+    for q in &mut quads {
+        for i in 0..4 {
+            m[i] = if q[i] < m[i] { q[i] } else { m[i] };
+        }
+    }
+    for &v in quads.remainder() {
+        m[0] = if v < m[0] { v } else { m[0] };
+    }
+    let a = if m[1] < m[0] { m[1] } else { m[0] };
+    let b = if m[3] < m[2] { m[3] } else { m[2] };
+    if b < a {
+        b
+    } else {
+        a
+    }
+}
+
 /// A mono delay for the per-sample ceiling, so it travels with the audio.
 #[derive(Debug, Default)]
 struct ValueDelay {
@@ -544,9 +566,7 @@ impl Stage for Limiter {
             // `p + rounding · c <= c · guard_factor`: no gain, whatever its exact value. The
             // floor takes the lowest ceiling of the block, less 1e-12 for the rounding of
             // these expressions.
-            let lowest = self.ceiling_at_guard[..n]
-                .iter()
-                .fold(f64::INFINITY, |a, &c| a.min(c));
+            let lowest = lowest(&self.ceiling_at_guard[..n]);
             let floor = (lowest * (guard_factor - rounding) * (1.0 - 1e-12)).max(0.0);
             det_l.push_block(&left[..n], &mut self.guard_gain[..n], floor);
             det_r.push_block(&right[..n], &mut self.peak_r[..n], floor);
