@@ -288,17 +288,53 @@ impl LookaheadEnvelope {
     /// Required gains in, gains out, in place: see [`LookaheadEnvelope::process`]. Each step
     /// runs over a chunk in its own loop, which keeps its state in registers.
     pub fn process_block(&mut self, gains: &mut [f64]) {
+        #[cfg(target_arch = "x86_64")]
+        let fma = std::arch::is_x86_feature_detected!("fma");
+        #[cfg(not(target_arch = "x86_64"))]
+        let fma = false;
+        self.process_block_with(gains, fma);
+    }
+
+    /// [`LookaheadEnvelope::process_block`], the followers with fused multiply-adds (`fma`,
+    /// only where the CPU has them) or without.
+    fn process_block_with(&mut self, gains: &mut [f64], fma: bool) {
         for chunk in gains.chunks_mut(CHUNK) {
             self.hold.process_chunk(chunk);
-            if self.release.auto && self.release.slow_attack >= self.release.slow_release {
-                self.release_and_means::<AUTO>(chunk);
-            } else if self.release.auto {
-                self.release_and_means::<AUTO_SLOWER_ATTACK>(chunk);
-            } else if self.release.fast == 1.0 {
-                self.release_and_means::<INSTANT>(chunk);
+            let rel = self.release;
+            let mode = if rel.auto && rel.slow_attack >= rel.slow_release {
+                AUTO
+            } else if rel.auto {
+                AUTO_SLOWER_ATTACK
+            } else if rel.fast == 1.0 {
+                INSTANT
             } else {
-                self.release_and_means::<FAST_ONLY>(chunk);
+                FAST_ONLY
+            };
+            #[cfg(target_arch = "x86_64")]
+            if fma && mode != INSTANT {
+                // SAFETY: the caller checked that the CPU has FMA.
+                unsafe { self.release_and_means_fma(chunk, mode) };
+                continue;
             }
+            let _ = fma;
+            match mode {
+                AUTO => self.release_and_means::<AUTO, false>(chunk),
+                AUTO_SLOWER_ATTACK => self.release_and_means::<AUTO_SLOWER_ATTACK, false>(chunk),
+                INSTANT => self.release_and_means::<INSTANT, false>(chunk),
+                _ => self.release_and_means::<FAST_ONLY, false>(chunk),
+            }
+        }
+    }
+
+    /// [`LookaheadEnvelope::release_and_means`] compiled for FMA: each follower's step is one
+    /// fused multiply-add and a minimum, its shortest chain of latency.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "fma")]
+    unsafe fn release_and_means_fma(&mut self, x: &mut [f64], mode: u8) {
+        match mode {
+            AUTO => self.release_and_means::<AUTO, true>(x),
+            AUTO_SLOWER_ATTACK => self.release_and_means::<AUTO_SLOWER_ATTACK, true>(x),
+            _ => self.release_and_means::<FAST_ONLY, true>(x),
         }
     }
 
@@ -307,7 +343,7 @@ impl LookaheadEnvelope {
     /// (so the same result to the bit): the three recursions are independent chains of
     /// latency, which overlap in one loop and add up in three.
     #[inline(always)]
-    fn release_and_means<const MODE: u8>(&mut self, x: &mut [f64]) {
+    fn release_and_means<const MODE: u8, const FMA: bool>(&mut self, x: &mut [f64]) {
         let follower = Follower::new(self.release);
         let (mut fast, mut slow) = (self.fast, self.slow);
         let m = x.len();
@@ -320,7 +356,7 @@ impl LookaheadEnvelope {
         let history2: f64 = v2[..h2].iter().sum();
         let (mut sum1, mut sum2) = (0.0, 0.0);
         for k in 0..m {
-            let g = follower.step::<MODE>(x[k], &mut fast, &mut slow);
+            let g = follower.step::<MODE, FMA>(x[k], &mut fast, &mut slow);
             v1[h1 + k] = g;
             sum1 = if k == 0 {
                 history1 + g
@@ -370,11 +406,11 @@ impl LookaheadEnvelope {
         let rel = self.release;
         for g in x {
             *g = if rel.auto && rel.slow_attack >= rel.slow_release {
-                follower.step::<AUTO>(*g, &mut fast, &mut slow)
+                follower.step::<AUTO, false>(*g, &mut fast, &mut slow)
             } else if rel.auto {
-                follower.step::<AUTO_SLOWER_ATTACK>(*g, &mut fast, &mut slow)
+                follower.step::<AUTO_SLOWER_ATTACK, false>(*g, &mut fast, &mut slow)
             } else {
-                follower.step::<FAST_ONLY>(*g, &mut fast, &mut slow)
+                follower.step::<FAST_ONLY, false>(*g, &mut fast, &mut slow)
             };
         }
         (self.fast, self.slow) = (fast, slow);
@@ -430,19 +466,33 @@ impl Follower {
     /// (selects, not branches: which one applies changes with the audio). [`INSTANT`] (a fast
     /// coefficient of 1) returns `held`, which is what the follower computes then (its `keep`
     /// is 0).
+    /// With `FMA` (only where the caller is compiled for it) `state · keep + held · coef` is
+    /// one fused multiply-add on the state.
     #[inline(always)]
-    fn step<const MODE: u8>(&self, held: f64, fast: &mut f64, slow: &mut f64) -> f64 {
+    fn step<const MODE: u8, const FMA: bool>(
+        &self,
+        held: f64,
+        fast: &mut f64,
+        slow: &mut f64,
+    ) -> f64 {
+        let blend = |state: f64, keep: f64, coef: f64| {
+            if FMA {
+                state.mul_add(keep, held * coef)
+            } else {
+                state * keep + held * coef
+            }
+        };
         if MODE == INSTANT {
             *fast = held;
             return held;
         }
-        let released = *fast * self.keep_fast + held * self.fast;
+        let released = blend(*fast, self.keep_fast, self.fast);
         *fast = lesser(released, held);
         if MODE == FAST_ONLY {
             return *fast;
         }
-        let attacked = *slow * self.keep_slow_attack + held * self.slow_attack;
-        let recovered = *slow * self.keep_slow_release + held * self.slow_release;
+        let attacked = blend(*slow, self.keep_slow_attack, self.slow_attack);
+        let recovered = blend(*slow, self.keep_slow_release, self.slow_release);
         *slow = if MODE == AUTO {
             lesser(attacked, recovered)
         } else {
@@ -512,14 +562,22 @@ mod tests {
                 };
                 let mut fused = LookaheadEnvelope::new(ramp, 2);
                 let mut reference = LookaheadEnvelope::new(ramp, 2);
+                let mut with_fma = LookaheadEnvelope::new(ramp, 2);
                 fused.set_release(release);
                 reference.set_release(release);
+                with_fma.set_release(release);
                 let (mut a, mut b) = (req.clone(), req.clone());
                 let mut start = 0;
                 for size in [1usize, 7, 64, 100, 513].iter().cycle() {
                     let end = (start + size).min(req.len());
-                    fused.process_block(&mut a[start..end]);
+                    fused.process_block_with(&mut a[start..end], false);
                     reference.process_block_unfused(&mut b[start..end]);
+                    // With FMA where the machine has it: within rounding.
+                    let mut c = req[start..end].to_vec();
+                    with_fma.process_block(&mut c);
+                    for (x, y) in c.iter().zip(&b[start..end]) {
+                        assert!((x - y).abs() < 1e-12, "auto {auto} ramp {ramp}: {x} vs {y}");
+                    }
                     start = end;
                     if start == req.len() {
                         break;
@@ -552,9 +610,11 @@ mod tests {
             let (mut f_ref, mut s_ref) = (1.0f64, 1.0f64);
             for &h in &held {
                 let g = match (auto, slow_attack >= rel.slow_release) {
-                    (false, _) => follower.step::<FAST_ONLY>(h, &mut fast, &mut slow),
-                    (true, true) => follower.step::<AUTO>(h, &mut fast, &mut slow),
-                    (true, false) => follower.step::<AUTO_SLOWER_ATTACK>(h, &mut fast, &mut slow),
+                    (false, _) => follower.step::<FAST_ONLY, false>(h, &mut fast, &mut slow),
+                    (true, true) => follower.step::<AUTO, false>(h, &mut fast, &mut slow),
+                    (true, false) => {
+                        follower.step::<AUTO_SLOWER_ATTACK, false>(h, &mut fast, &mut slow)
+                    }
                 };
                 f_ref = if h <= f_ref { h } else { f_ref + (h - f_ref) * rel.fast };
                 let coef = if h < s_ref { rel.slow_attack } else { rel.slow_release };
