@@ -176,6 +176,28 @@ fn required_gain(target: f64, peak: f64) -> f64 {
     }
 }
 
+/// The smallest of `values` (+inf if empty; the ceilings it is used on are never NaN), in
+/// four independent running minima so that it is not one long chain of dependent minima.
+fn lowest(values: &[f64]) -> f64 {
+    let mut m = [f64::INFINITY; 4];
+    let mut quads = values.chunks_exact(4);
+    for q in &mut quads {
+        for i in 0..4 {
+            m[i] = if q[i] < m[i] { q[i] } else { m[i] };
+        }
+    }
+    for &v in quads.remainder() {
+        m[0] = if v < m[0] { v } else { m[0] };
+    }
+    let a = if m[1] < m[0] { m[1] } else { m[0] };
+    let b = if m[3] < m[2] { m[3] } else { m[2] };
+    if b < a {
+        b
+    } else {
+        a
+    }
+}
+
 /// A mono delay for the per-sample ceiling, so it travels with the audio.
 #[derive(Debug, Default)]
 struct ValueDelay {
@@ -197,16 +219,23 @@ impl ValueDelay {
         self.pos = 0;
     }
 
+    /// Push `v` once per value of `out` and write the delayed values there (the position
+    /// stays in a register, not in `self`, through the loop).
     #[inline]
-    fn push(&mut self, v: f64) -> f64 {
+    fn push_fill(&mut self, v: f64, out: &mut [f64]) {
         let len = self.delay + 1;
-        self.buf[self.pos] = v;
-        self.pos += 1;
-        if self.pos == len {
-            self.pos = 0;
+        let buf = &mut self.buf[..len];
+        let mut pos = self.pos;
+        for o in out {
+            buf[pos] = v;
+            pos += 1;
+            if pos == len {
+                pos = 0;
+            }
+            // The oldest of the last `len` values sits at the next write position.
+            *o = buf[pos];
         }
-        // The oldest of the last `len` values sits at the next write position.
-        self.buf[self.pos]
+        self.pos = pos;
     }
 }
 
@@ -455,15 +484,31 @@ impl Stage for Limiter {
         // Main limiter: detect on the driven input, plan the gain. The detectors run a block
         // at a time (their interpolators are much faster so); their peaks go through the gain
         // buffers, which the planners then overwrite with the gains.
-        for (l, r) in left[..n].iter_mut().zip(&mut right[..n]) {
-            self.drive += (self.drive_target - self.drive) * self.drive_coef;
-            *l *= self.drive;
-            *r *= self.drive;
+        if self.drive == self.drive_target {
+            // Settled: the smoothing would leave the drive where it is (a serial recursion
+            // otherwise, one of the longest chains of latency per sample).
+            let drive = self.drive;
+            for (l, r) in left[..n].iter_mut().zip(&mut right[..n]) {
+                *l *= drive;
+                *r *= drive;
+            }
+        } else {
+            for (l, r) in left[..n].iter_mut().zip(&mut right[..n]) {
+                self.drive += (self.drive_target - self.drive) * self.drive_coef;
+                *l *= self.drive;
+                *r *= self.drive;
+            }
+            // The one-pole never lands on its target exactly (the last steps round to
+            // nothing): within 1e-12 (-240 dB) it has arrived.
+            if (self.drive - self.drive_target).abs() <= 1e-12 * self.drive_target {
+                self.drive = self.drive_target;
+            }
         }
         {
             let [det_l, det_r] = &mut self.detectors[index];
-            det_l.push_block(&left[..n], &mut self.gain_l[..n]);
-            det_r.push_block(&right[..n], &mut self.gain_r[..n]);
+            // Estimates at most the target need no gain, whatever their exact value.
+            det_l.push_block(&left[..n], &mut self.gain_l[..n], main_target);
+            det_r.push_block(&right[..n], &mut self.gain_r[..n], main_target);
             let linked = link == 1.0;
             let gains = self.gain_l[..n].iter_mut().zip(&mut self.gain_r[..n]);
             if linked {
@@ -499,9 +544,8 @@ impl Stage for Limiter {
                 self.right_follows_left = linked && plan_l == plan_r;
             }
         }
-        for c in &mut self.ceiling_at_guard[..n] {
-            *c = self.ceiling_delay.push(self.ceiling);
-        }
+        self.ceiling_delay
+            .push_fill(self.ceiling, &mut self.ceiling_at_guard[..n]);
         self.main_delay.process(&mut left[..n], &mut right[..n]);
 
         // Guard: measure the limited output, plan a residual correction (the left peaks go
@@ -512,14 +556,20 @@ impl Stage for Limiter {
         }
         {
             let [det_l, det_r] = &mut self.guard_detectors[index];
-            det_l.push_block(&left[..n], &mut self.guard_gain[..n]);
-            det_r.push_block(&right[..n], &mut self.peak_r[..n]);
             // The detectors interpolate in `f32`: each reading is within `error_bound · S` of
             // the exact-arithmetic one, `S` the largest magnitude the reading depends on. The
             // guard's input is already limited to about the ceiling, so `S` is taken as the
             // larger of the reading and the ceiling, and the bound added (an upper bound on
             // the rounding, about 0.0004 dB).
             let rounding = det_l.error_bound();
+            // A reading `p <= c · (guard_factor - rounding)` (so `p < c`) gives
+            // `p + rounding · c <= c · guard_factor`: no gain, whatever its exact value. The
+            // floor takes the lowest ceiling of the block, less 1e-12 for the rounding of
+            // these expressions.
+            let lowest = lowest(&self.ceiling_at_guard[..n]);
+            let floor = (lowest * (guard_factor - rounding) * (1.0 - 1e-12)).max(0.0);
+            det_l.push_block(&left[..n], &mut self.guard_gain[..n], floor);
+            det_r.push_block(&right[..n], &mut self.peak_r[..n], floor);
             for ((g, &r), &c) in self.guard_gain[..n]
                 .iter_mut()
                 .zip(&self.peak_r[..n])

@@ -91,7 +91,7 @@ impl RunningMean {
     /// Replace each value of `x` (at most [`CHUNK`]) by the mean of the last `len` values up
     /// to it. The sum is taken afresh at the start of every chunk and then updated by one
     /// value in and one out per sample, so rounding cannot accumulate beyond a chunk.
-    #[inline(always)]
+    #[cfg(test)]
     fn process_chunk(&mut self, x: &mut [f64]) {
         let (m, h) = (x.len(), self.len - 1);
         let values = &mut self.values[..h + m];
@@ -194,6 +194,16 @@ fn lesser(a: f64, b: f64) -> f64 {
     }
 }
 
+/// The larger of two gains, [`lesser`]'s counterpart.
+#[inline(always)]
+fn greater(a: f64, b: f64) -> f64 {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
 /// The gain planner described in the module docs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LookaheadEnvelope {
@@ -278,12 +288,93 @@ impl LookaheadEnvelope {
     /// Required gains in, gains out, in place: see [`LookaheadEnvelope::process`]. Each step
     /// runs over a chunk in its own loop, which keeps its state in registers.
     pub fn process_block(&mut self, gains: &mut [f64]) {
+        #[cfg(target_arch = "x86_64")]
+        let fma = std::arch::is_x86_feature_detected!("fma");
+        #[cfg(not(target_arch = "x86_64"))]
+        let fma = false;
+        self.process_block_with(gains, fma);
+    }
+
+    /// [`LookaheadEnvelope::process_block`], the followers with fused multiply-adds (`fma`,
+    /// only where the CPU has them) or without.
+    fn process_block_with(&mut self, gains: &mut [f64], fma: bool) {
         for chunk in gains.chunks_mut(CHUNK) {
             self.hold.process_chunk(chunk);
-            self.release_chunk(chunk);
-            self.first.process_chunk(chunk);
-            self.second.process_chunk(chunk);
+            let rel = self.release;
+            let mode = if rel.auto && rel.slow_attack >= rel.slow_release {
+                AUTO
+            } else if rel.auto {
+                AUTO_SLOWER_ATTACK
+            } else if rel.fast == 1.0 {
+                INSTANT
+            } else {
+                FAST_ONLY
+            };
+            #[cfg(target_arch = "x86_64")]
+            if fma && mode != INSTANT {
+                // SAFETY: the caller checked that the CPU has FMA.
+                unsafe { self.release_and_means_fma(chunk, mode) };
+                continue;
+            }
+            let _ = fma;
+            match mode {
+                AUTO => self.release_and_means::<AUTO, false>(chunk),
+                AUTO_SLOWER_ATTACK => self.release_and_means::<AUTO_SLOWER_ATTACK, false>(chunk),
+                INSTANT => self.release_and_means::<INSTANT, false>(chunk),
+                _ => self.release_and_means::<FAST_ONLY, false>(chunk),
+            }
         }
+    }
+
+    /// [`LookaheadEnvelope::release_and_means`] compiled for FMA: each follower's step is one
+    /// fused multiply-add and a minimum, its shortest chain of latency.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "fma")]
+    unsafe fn release_and_means_fma(&mut self, x: &mut [f64], mode: u8) {
+        match mode {
+            AUTO => self.release_and_means::<AUTO, true>(x),
+            AUTO_SLOWER_ATTACK => self.release_and_means::<AUTO_SLOWER_ATTACK, true>(x),
+            _ => self.release_and_means::<FAST_ONLY, true>(x),
+        }
+    }
+
+    /// [`LookaheadEnvelope::release_chunk`], then `first` and `second`'s
+    /// [`RunningMean::process_chunk`], in one loop with the same operations in the same order
+    /// (so the same result to the bit): the three recursions are independent chains of
+    /// latency, which overlap in one loop and add up in three.
+    #[inline(always)]
+    fn release_and_means<const MODE: u8, const FMA: bool>(&mut self, x: &mut [f64]) {
+        let follower = Follower::new(self.release);
+        let (mut fast, mut slow) = (self.fast, self.slow);
+        let m = x.len();
+        let (h1, h2) = (self.first.len - 1, self.second.len - 1);
+        let (inv1, inv2) = (self.first.inv_len, self.second.inv_len);
+        let v1 = &mut self.first.values[..h1 + m];
+        let v2 = &mut self.second.values[..h2 + m];
+        // The history's part of each chunk's fresh sum (a left fold, as `process_chunk`'s).
+        let history1: f64 = v1[..h1].iter().sum();
+        let history2: f64 = v2[..h2].iter().sum();
+        let (mut sum1, mut sum2) = (0.0, 0.0);
+        for k in 0..m {
+            let g = follower.step::<MODE, FMA>(x[k], &mut fast, &mut slow);
+            v1[h1 + k] = g;
+            sum1 = if k == 0 {
+                history1 + g
+            } else {
+                sum1 + (g - v1[k - 1])
+            };
+            let y1 = sum1 * inv1;
+            v2[h2 + k] = y1;
+            sum2 = if k == 0 {
+                history2 + y1
+            } else {
+                sum2 + (y1 - v2[k - 1])
+            };
+            x[k] = sum2 * inv2;
+        }
+        v1.copy_within(m..m + h1, 0);
+        v2.copy_within(m..m + h2, 0);
+        (self.fast, self.slow) = (fast, slow);
     }
 
     /// Take the gain required for the newest sample (0 < r <= 1), return the gain to apply
@@ -295,35 +386,119 @@ impl LookaheadEnvelope {
         g[0]
     }
 
+    /// The three steps after the hold one after the other (the reference for
+    /// [`LookaheadEnvelope::release_and_means`]).
+    #[cfg(test)]
+    fn process_block_unfused(&mut self, gains: &mut [f64]) {
+        for chunk in gains.chunks_mut(CHUNK) {
+            self.hold.process_chunk(chunk);
+            self.release_chunk(chunk);
+            self.first.process_chunk(chunk);
+            self.second.process_chunk(chunk);
+        }
+    }
+
     /// The release follower(s), in place on held gains.
-    #[inline(always)]
+    #[cfg(test)]
     fn release_chunk(&mut self, x: &mut [f64]) {
-        let rel = self.release;
+        let follower = Follower::new(self.release);
         let (mut fast, mut slow) = (self.fast, self.slow);
-        // Attack at once, release with the follower (selects, not branches: which one
-        // applies changes with the audio).
-        if rel.auto {
-            for g in x {
-                let held = *g;
-                let released = fast + (held - fast) * rel.fast;
-                fast = if held <= fast { held } else { released };
-                let coef = if held < slow {
-                    rel.slow_attack
-                } else {
-                    rel.slow_release
-                };
-                slow += (held - slow) * coef;
-                *g = lesser(fast, slow);
-            }
-        } else {
-            for g in x {
-                let held = *g;
-                let released = fast + (held - fast) * rel.fast;
-                fast = if held <= fast { held } else { released };
-                *g = fast;
-            }
+        let rel = self.release;
+        for g in x {
+            *g = if rel.auto && rel.slow_attack >= rel.slow_release {
+                follower.step::<AUTO, false>(*g, &mut fast, &mut slow)
+            } else if rel.auto {
+                follower.step::<AUTO_SLOWER_ATTACK, false>(*g, &mut fast, &mut slow)
+            } else {
+                follower.step::<FAST_ONLY, false>(*g, &mut fast, &mut slow)
+            };
         }
         (self.fast, self.slow) = (fast, slow);
+    }
+}
+
+/// Modes of [`Follower::step`]: no release smoothing ([`Release::INSTANT`]), the fast follower
+/// only, or auto release (both; the slow follower's attack coefficient at least its release
+/// one, as the limiter sets it, or less).
+const INSTANT: u8 = 0;
+const FAST_ONLY: u8 = 1;
+const AUTO: u8 = 2;
+const AUTO_SLOWER_ATTACK: u8 = 3;
+
+/// The release follower(s) with their coefficients as weights of the old state and of the
+/// new value: `state · keep + held · coef`. The same one-pole as `state + (held - state) ·
+/// coef` up to rounding, but the chain of latency from one sample's state to the next is a
+/// multiply and an add instead of a subtraction, a multiply and an add, and the choices are
+/// minima instead of comparisons and selects (the followers' recursions are the planner's
+/// longest chains); `held · coef` does not depend on the state.
+///
+/// The minima: the fast follower attacks at once (`held` when `held <= fast`) and otherwise
+/// releases to a point between `fast` and `held`, so it takes the smaller of `held` and the
+/// released value (which lies between `held` and `fast` either way). The slow follower
+/// moves towards `held` with the attack coefficient when `held` is below it and the release
+/// coefficient otherwise: with an attack coefficient at least the release one, that is the
+/// smaller of the two moves in both cases (the larger if less). Exactly the conditional
+/// follower in exact arithmetic; in floating point the two differ by a rounding at most where
+/// the state meets `held`, and never upwards for the fast follower.
+#[derive(Debug, Clone, Copy)]
+struct Follower {
+    fast: f64,
+    keep_fast: f64,
+    slow_attack: f64,
+    keep_slow_attack: f64,
+    slow_release: f64,
+    keep_slow_release: f64,
+}
+
+impl Follower {
+    fn new(rel: Release) -> Self {
+        Self {
+            fast: rel.fast,
+            keep_fast: 1.0 - rel.fast,
+            slow_attack: rel.slow_attack,
+            keep_slow_attack: 1.0 - rel.slow_attack,
+            slow_release: rel.slow_release,
+            keep_slow_release: 1.0 - rel.slow_release,
+        }
+    }
+
+    /// Take a held gain, return the released one. Attack at once, release with the follower
+    /// (selects, not branches: which one applies changes with the audio). [`INSTANT`] (a fast
+    /// coefficient of 1) returns `held`, which is what the follower computes then (its `keep`
+    /// is 0).
+    /// With `FMA` (only where the caller is compiled for it) `state · keep + held · coef` is
+    /// one fused multiply-add on the state.
+    #[inline(always)]
+    fn step<const MODE: u8, const FMA: bool>(
+        &self,
+        held: f64,
+        fast: &mut f64,
+        slow: &mut f64,
+    ) -> f64 {
+        let blend = |state: f64, keep: f64, coef: f64| {
+            if FMA {
+                state.mul_add(keep, held * coef)
+            } else {
+                state * keep + held * coef
+            }
+        };
+        if MODE == INSTANT {
+            *fast = held;
+            return held;
+        }
+        let released = blend(*fast, self.keep_fast, self.fast);
+        *fast = lesser(released, held);
+        if MODE == FAST_ONLY {
+            return *fast;
+        }
+        let attacked = blend(*slow, self.keep_slow_attack, self.slow_attack);
+        let recovered = blend(*slow, self.keep_slow_release, self.slow_release);
+        *slow = if MODE == AUTO {
+            lesser(attacked, recovered)
+        } else {
+            greater(attacked, recovered)
+        };
+        lesser(*fast, *slow)
     }
 }
 
@@ -361,6 +536,92 @@ mod tests {
                         "sample {k}: gain {g} above requirement {r} of {m}"
                     );
                 }
+            }
+        }
+    }
+
+    /// The fused loop gives the three separate ones to the bit, with either release and
+    /// ramps of odd and even lengths, in blocks that cut chunks anywhere.
+    #[test]
+    fn fused_release_and_means_equal_the_separate_steps() {
+        let req: Vec<f64> = (0..6000u64)
+            .map(|n| 0.3 + 0.7 * (((n * 2654435761) % 1013) as f64 / 1013.0).powi(8))
+            .collect();
+        for (auto, fast, slow_attack) in [
+            (false, 1.0, 0.001),
+            (false, 0.01, 0.001),
+            (true, 0.01, 0.001),
+            (true, 0.01, 0.0002),
+        ] {
+            for ramp in [2, 3, 20, 72, 241] {
+                let release = Release {
+                    fast,
+                    auto,
+                    slow_attack,
+                    slow_release: 0.0005,
+                };
+                let mut fused = LookaheadEnvelope::new(ramp, 2);
+                let mut reference = LookaheadEnvelope::new(ramp, 2);
+                let mut with_fma = LookaheadEnvelope::new(ramp, 2);
+                fused.set_release(release);
+                reference.set_release(release);
+                with_fma.set_release(release);
+                let (mut a, mut b) = (req.clone(), req.clone());
+                let mut start = 0;
+                for size in [1usize, 7, 64, 100, 513].iter().cycle() {
+                    let end = (start + size).min(req.len());
+                    fused.process_block_with(&mut a[start..end], false);
+                    reference.process_block_unfused(&mut b[start..end]);
+                    // With FMA where the machine has it: within rounding.
+                    let mut c = req[start..end].to_vec();
+                    with_fma.process_block(&mut c);
+                    for (x, y) in c.iter().zip(&b[start..end]) {
+                        assert!((x - y).abs() < 1e-12, "auto {auto} ramp {ramp}: {x} vs {y}");
+                    }
+                    start = end;
+                    if start == req.len() {
+                        break;
+                    }
+                }
+                for (n, (x, y)) in a.iter().zip(&b).enumerate() {
+                    assert_eq!(x.to_bits(), y.to_bits(), "auto {auto} ramp {ramp} n {n}");
+                }
+                assert!(fused == reference);
+            }
+        }
+    }
+
+    /// The follower's weights and minima give the conditional one-poles within rounding,
+    /// and its fast follower never above them by more than a rounding.
+    #[test]
+    fn follower_equals_the_conditional_one() {
+        let held: Vec<f64> = (0..20000u64)
+            .map(|n| 0.2 + 0.8 * (((n * 2654435761) % 1013) as f64 / 1013.0).powi(4))
+            .collect();
+        for (auto, slow_attack) in [(false, 0.001), (true, 0.001), (true, 0.0002)] {
+            let rel = Release {
+                fast: 0.01,
+                auto,
+                slow_attack,
+                slow_release: 0.0005,
+            };
+            let follower = Follower::new(rel);
+            let (mut fast, mut slow) = (1.0, 1.0);
+            let (mut f_ref, mut s_ref) = (1.0f64, 1.0f64);
+            for &h in &held {
+                let g = match (auto, slow_attack >= rel.slow_release) {
+                    (false, _) => follower.step::<FAST_ONLY, false>(h, &mut fast, &mut slow),
+                    (true, true) => follower.step::<AUTO, false>(h, &mut fast, &mut slow),
+                    (true, false) => {
+                        follower.step::<AUTO_SLOWER_ATTACK, false>(h, &mut fast, &mut slow)
+                    }
+                };
+                f_ref = if h <= f_ref { h } else { f_ref + (h - f_ref) * rel.fast };
+                let coef = if h < s_ref { rel.slow_attack } else { rel.slow_release };
+                s_ref += (h - s_ref) * coef;
+                let g_ref = if auto { f_ref.min(s_ref) } else { f_ref };
+                assert!((g - g_ref).abs() < 1e-12, "auto {auto}: {g} vs {g_ref}");
+                assert!(fast <= f_ref + 1e-15, "{fast} above {f_ref}");
             }
         }
     }

@@ -62,6 +62,52 @@ pub struct PeakEstimator {
     cos_max: f64,
     /// See [`PeakEstimator::error_bound`].
     error_bound: f64,
+    /// [`fit_gain_bound`] for the factor, rounded up.
+    fit_gain: f64,
+    /// `2 cos(π/L)`, padded up by 1e-6 and rounded up to `f32`: a step whose neighbours'
+    /// sum (after the sign flip) is at least this times its magnitude is not clamped from
+    /// below by the fit, which then gains at most [`SMOOTH_FIT_GAIN`].
+    smooth_sum: f32,
+}
+
+/// The largest factor by which a fit can exceed the magnitude `m` of its centre when the sum
+/// `σ` of its neighbours (after the sign flip) is at least `2m cos(π/L)`, i.e. not clamped from
+/// below: the sinusoid's `slope² / (4m² - σ²)` is then at most `(2m - σ) / (2m + σ) <= 1` (see
+/// [`fit_gain_bound`]), so the sinusoid is at most `sqrt(2) m` and the parabola's vertex
+/// `1.5 m`. Band-limited content around a peak is smooth at the high rate, so this is the
+/// usual case, and it holds whatever the factor (the general bound grows with it: 1.73 at
+/// 4x, 5.1 at 16x). Padded as [`fit_gain_bound`].
+const SMOOTH_FIT_GAIN: f64 = 1.5 * (1.0 + 1e-9);
+
+/// The levels under which a group of steps may skip its fits (see
+/// [`PeakEstimator::push_block`]): any step, and steps with smooth neighbours.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    any: f32,
+    smooth: f32,
+}
+
+/// The largest `f32` at most `x`.
+fn f32_below(x: f64) -> f32 {
+    let m = x as f32;
+    if m as f64 > x {
+        m.next_down()
+    } else {
+        m
+    }
+}
+
+/// The largest factor by which a fit can exceed the magnitude of its centre (the largest
+/// sample of a step), for factor `L`: `sqrt(1 + 1/sin²(π/L))`. With `|a|, |c| <= m` (a local
+/// maximum; otherwise the estimate is `m`) and `σ = a + c` after the sign flip,
+/// `|c - a| <= 2m - σ`; where the clamp raises `σ` to `2m cos(π/L)` the sinusoid's
+/// `slope² / (4m² - σ²)` is at most `4m² / (4m² sin²(π/L))`, elsewhere at most
+/// `(2m - σ) / (2m + σ) <= 1`; the parabola's vertex is at most `1.5 m` (`slope² <=
+/// curvature · 4m`). Padded by 1e-9 (relative) so that the rounding of the computed fits, of
+/// the order of 1e-13, stays inside.
+fn fit_gain_bound(factor: usize) -> f64 {
+    let s = (PI / factor as f64).sin();
+    (1.0 + 1.0 / (s * s)).sqrt() * (1.0 + 1e-9)
 }
 
 /// Length of one phase in [`PeakEstimator::phases`]: the carried step, a chunk, and padding to
@@ -84,6 +130,16 @@ impl PeakEstimator {
         let interp = CascadeInterpolator::new(factor, first_taps, passband);
         Self {
             error_bound: interp.rounding_bound() * fit_sensitivity(factor),
+            fit_gain: fit_gain_bound(factor),
+            smooth_sum: {
+                let v = 2.0 * step.cos() * (1.0 + 1e-6);
+                let m = v as f32;
+                if (m as f64) < v {
+                    m.next_up()
+                } else {
+                    m
+                }
+            },
             interp,
             factor,
             phases: vec![0.0; factor * STRIDE],
@@ -112,11 +168,23 @@ impl PeakEstimator {
     /// Push `x.len()` samples; `peaks[k]` is the estimated true peak (magnitude) of the signal
     /// around the base-rate sample [`PeakEstimator::latency`] steps before `x[k]` (the span
     /// from the previous step's last interpolated sample to this step's second to last).
-    pub fn push_block(&mut self, x: &[f64], peaks: &mut [f64]) {
+    ///
+    /// Only estimates above `floor` are needed: an estimate that is provably at most `floor`
+    /// may be written as any value at most `floor` (the step's largest sample). Whole groups
+    /// of steps whose largest samples times [`fit_gain_bound`] (or [`SMOOTH_FIT_GAIN`] for a
+    /// step with smooth neighbours) stay under `floor` skip the fits (their divisions and
+    /// square roots). `0` asks for every estimate exactly. (The limiter's floors are near its
+    /// ceiling, far above where the `f32` products of these tests could underflow.)
+    pub fn push_block(&mut self, x: &[f64], peaks: &mut [f64], floor: f64) {
+        // The largest `f32` `m` with `m · gain <= floor` (negative: never skip).
+        let limit = Limits {
+            any: f32_below(floor / self.fit_gain),
+            smooth: f32_below(floor / SMOOTH_FIT_GAIN),
+        };
         match self.factor {
-            4 => self.push_block_with::<4>(x, peaks),
-            8 => self.push_block_with::<8>(x, peaks),
-            16 => self.push_block_with::<16>(x, peaks),
+            4 => self.push_block_with::<4>(x, peaks, limit),
+            8 => self.push_block_with::<8>(x, peaks, limit),
+            16 => self.push_block_with::<16>(x, peaks, limit),
             _ => unreachable!("checked in `new`"),
         }
     }
@@ -124,12 +192,12 @@ impl PeakEstimator {
     /// [`PeakEstimator::push_block`] for factor `L` (a constant, so the loops over the phases
     /// unroll).
     #[inline(always)]
-    fn push_block_with<const L: usize>(&mut self, x: &[f64], peaks: &mut [f64]) {
+    fn push_block_with<const L: usize>(&mut self, x: &[f64], peaks: &mut [f64], limit: Limits) {
         for (x, peaks) in x.chunks(CHUNK).zip(peaks.chunks_mut(CHUNK)) {
             let n = x.len();
             self.interp
                 .process_chunk_planar::<L>(x, &mut self.phases[1..], STRIDE);
-            self.search_and_fit::<L>(n, peaks);
+            self.search_and_fit::<L>(n, peaks, limit);
             for phase in self.phases.chunks_exact_mut(STRIDE) {
                 phase[0] = phase[n];
             }
@@ -140,22 +208,25 @@ impl PeakEstimator {
     /// with AVX2 (detected at run time; the build targets baseline x86-64) four steps at a
     /// time, with the same operations in the same order, so the result is the same to the bit.
     #[inline(always)]
-    fn search_and_fit<const L: usize>(&self, n: usize, peaks: &mut [f64]) {
+    fn search_and_fit<const L: usize>(&self, n: usize, peaks: &mut [f64], limit: Limits) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports the feature the function is compiled for (checked
             // above).
-            unsafe { self.search_and_fit_avx2::<L>(n, peaks) };
+            unsafe { self.search_and_fit_avx2::<L>(n, peaks, limit) };
             return;
         }
-        self.search_and_fit_scalar::<L>(n, peaks);
+        self.search_and_fit_scalar::<L>(n, peaks, limit);
     }
 
     /// For each step `k < n` of the chunk in [`PeakEstimator::phases`]: find the largest
     /// magnitude among its `L` centres (the previous step's last sample, then its own first
     /// `L - 1`; the first largest wins), take it and its two neighbours, and write the fit
-    /// through them to `peaks[k]`.
-    fn search_and_fit_scalar<const L: usize>(&self, n: usize, peaks: &mut [f64]) {
+    /// through them to `peaks[k]`. A group of [`GROUP`] steps whose largest magnitudes are all
+    /// at most `limit` writes those magnitudes instead (no fit can then exceed the caller's
+    /// floor, see [`PeakEstimator::push_block`]); the steps computed past `n` count in the
+    /// group, which only makes skipping rarer.
+    fn search_and_fit_scalar<const L: usize>(&self, n: usize, peaks: &mut [f64], limit: Limits) {
         let p: [&[f32]; L] =
             std::array::from_fn(|j| &self.phases[j * STRIDE..(j + 1) * STRIDE]);
         for (g, out) in peaks[..n].chunks_mut(GROUP).enumerate() {
@@ -184,6 +255,21 @@ impl PeakEstimator {
                     c[i] = if take { right[i] } else { c[i] };
                 }
             }
+            let quiet = |i: usize| {
+                // The neighbours with the sign of the centre taken off (a bit operation, as
+                // in the vector version), their sum against `smooth_sum` times the magnitude.
+                let flip = b[i].to_bits() & 0x8000_0000;
+                let sum = f32::from_bits(a[i].to_bits() ^ flip)
+                    + f32::from_bits(c[i].to_bits() ^ flip);
+                let smooth = sum >= best[i] * self.smooth_sum;
+                best[i] <= if smooth { limit.smooth } else { limit.any }
+            };
+            if (0..GROUP).all(quiet) {
+                for (out, &m) in out.iter_mut().zip(&best) {
+                    *out = m.into();
+                }
+                continue;
+            }
             for (i, out) in out.iter_mut().enumerate() {
                 *out = self.refine(a[i].into(), b[i].into(), c[i].into());
             }
@@ -195,12 +281,19 @@ impl PeakEstimator {
     /// branch depends on the audio.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn search_and_fit_avx2<const L: usize>(&self, n: usize, peaks: &mut [f64]) {
+    unsafe fn search_and_fit_avx2<const L: usize>(
+        &self,
+        n: usize,
+        peaks: &mut [f64],
+        limit: Limits,
+    ) {
         use std::arch::x86_64::*;
         let base = self.phases.as_ptr();
         assert!(self.phases.len() >= L * STRIDE && peaks.len() >= n);
         // `abs` and the sign flip of `refine` are bit operations on the sign.
         let sign = _mm256_set1_ps(-0.0);
+        let (limit_any, limit_smooth) = (_mm256_set1_ps(limit.any), _mm256_set1_ps(limit.smooth));
+        let smooth_sum = _mm256_set1_ps(self.smooth_sum);
         for k0 in (0..n).step_by(GROUP) {
             // SAFETY: phase j's values k0 ..= k0 + GROUP lie within its STRIDE (k0 < CHUNK).
             macro_rules! load {
@@ -228,10 +321,20 @@ impl PeakEstimator {
             }
             let low = |v: __m256| _mm256_cvtps_pd(_mm256_castps256_ps128(v));
             let high = |v: __m256| _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v));
-            let fits = [
-                self.refine_avx2(low(a), low(b), low(c)),
-                self.refine_avx2(high(a), high(b), high(c)),
-            ];
+            // All eight at most `limit` (false for a NaN): the magnitudes stand in for the fits.
+            let flip = _mm256_and_ps(sign, b);
+            let sum = _mm256_add_ps(_mm256_xor_ps(a, flip), _mm256_xor_ps(c, flip));
+            let smooth = _mm256_cmp_ps::<_CMP_GE_OQ>(sum, _mm256_mul_ps(best, smooth_sum));
+            let limit = _mm256_blendv_ps(limit_any, limit_smooth, smooth);
+            let quiet = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LE_OQ>(best, limit)) == 0xff;
+            let fits = if quiet {
+                [low(best), high(best)]
+            } else {
+                [
+                    self.refine_avx2(low(a), low(b), low(c)),
+                    self.refine_avx2(high(a), high(b), high(c)),
+                ]
+            };
             if n - k0 >= GROUP {
                 _mm256_storeu_pd(peaks.as_mut_ptr().add(k0), fits[0]);
                 _mm256_storeu_pd(peaks.as_mut_ptr().add(k0 + GROUP / 2), fits[1]);
@@ -280,23 +383,24 @@ impl PeakEstimator {
         let slope = _mm256_sub_pd(c, a);
         let mag2 = _mm256_mul_pd(mag, mag);
         let slope2 = _mm256_mul_pd(slope, slope);
+        let d = _mm256_sub_pd(
+            _mm256_mul_pd(_mm256_set1_pd(4.0), mag2),
+            _mm256_mul_pd(sum, sum),
+        );
+        let curvature = _mm256_sub_pd(_mm256_sub_pd(two_mag, a), c);
+        let bends = _mm256_cmp_pd::<_CMP_GT_OQ>(curvature, zero);
+        let e = _mm256_blendv_pd(
+            _mm256_set1_pd(1.0),
+            _mm256_mul_pd(_mm256_set1_pd(8.0), curvature),
+            bends,
+        );
+        let q = _mm256_div_pd(_mm256_set1_pd(1.0), _mm256_mul_pd(d, e));
         let sine = _mm256_sqrt_pd(_mm256_add_pd(
             mag2,
-            _mm256_div_pd(
-                _mm256_mul_pd(slope2, mag2),
-                _mm256_sub_pd(
-                    _mm256_mul_pd(_mm256_set1_pd(4.0), mag2),
-                    _mm256_mul_pd(sum, sum),
-                ),
-            ),
+            _mm256_mul_pd(_mm256_mul_pd(_mm256_mul_pd(slope2, mag2), e), q),
         ));
-        let curvature = _mm256_sub_pd(_mm256_sub_pd(two_mag, a), c);
-        let vertex = _mm256_add_pd(
-            mag,
-            _mm256_div_pd(slope2, _mm256_mul_pd(_mm256_set1_pd(8.0), curvature)),
-        );
-        let parabola =
-            _mm256_blendv_pd(mag, vertex, _mm256_cmp_pd::<_CMP_GT_OQ>(curvature, zero));
+        let vertex = _mm256_add_pd(mag, _mm256_mul_pd(_mm256_mul_pd(slope2, d), q));
+        let parabola = _mm256_blendv_pd(mag, vertex, bends);
         _mm256_blendv_pd(mag, _mm256_max_pd(sine, parabola), local_max)
     }
 
@@ -312,19 +416,28 @@ impl PeakEstimator {
         let flip = 1.0f64.copysign(b);
         let (a, c) = (a * flip, c * flip);
         // cos d = (a + c) / 2|b|, clamped; kept as the clamped sum so the sinusoid's
-        // `slope² / 4(1 - cos² d)` takes one division: `slope² |b|² / (4|b|² - sum²)`.
+        // `slope² / 4(1 - cos² d)` is `slope² |b|² / d`, `d = 4|b|² - sum²` (> 0).
         let two_mag = 2.0 * mag;
         let sum = (a + c)
             .max(two_mag * self.cos_min)
             .min(two_mag * self.cos_max);
         let slope = c - a;
         let mag2 = mag * mag;
-        let sine = (mag2 + slope * slope * mag2 / (4.0 * mag2 - sum * sum)).sqrt();
-        // The parabola's vertex: blind to a DC offset, which the sinusoid fit is not (a
-        // ripple riding on a plateau, like the Gibbs ringing after a step).
+        let slope2 = slope * slope;
+        let d = 4.0 * mag2 - sum * sum;
+        // The parabola's vertex `mag + slope² / 8·curvature`: blind to a DC offset, which the
+        // sinusoid fit is not (a ripple riding on a plateau, like the Gibbs ringing after a
+        // step). Both fits' divisions share one reciprocal, `1 / (d · e)` (`e` = 8·curvature,
+        // or 1 where the vertex is not used). No overflow: with `|a|, |c| <= mag` (all `f32`,
+        // so at most 3.4e38) the largest product is of the order of `mag⁵`, well inside `f64`
+        // (and `mag⁵` of the smallest `f32` above its underflow).
         let curvature = two_mag - a - c;
-        let vertex = mag + slope * slope / (8.0 * curvature);
-        let parabola = if curvature > 0.0 { vertex } else { mag };
+        let bends = curvature > 0.0;
+        let e = if bends { 8.0 * curvature } else { 1.0 };
+        let q = 1.0 / (d * e);
+        let sine = (mag2 + slope2 * mag2 * e * q).sqrt();
+        let vertex = mag + slope2 * d * q;
+        let parabola = if bends { vertex } else { mag };
         if local_max {
             sine.max(parabola)
         } else {
@@ -356,27 +469,113 @@ mod tests {
         for factor in [4, 8, 16] {
             let mut est = PeakEstimator::new(factor, 96, 0.48);
             for n in [1, 3, 4, 37, 64] {
-                for _ in 0..50 {
+                for round in 0..150 {
+                    // Never, sometimes and often skipping.
+                    let limit = [(-1.0, -1.0), (0.5, 0.6), (0.8, 0.9)][round % 3];
+                    let limit = Limits {
+                        any: limit.0,
+                        smooth: limit.1,
+                    };
                     est.phases.iter_mut().for_each(|v| *v = next() as f32);
                     let mut scalar = vec![0.0; n];
                     let mut vector = vec![0.0; n];
                     match factor {
                         4 => {
-                            est.search_and_fit_scalar::<4>(n, &mut scalar);
-                            unsafe { est.search_and_fit_avx2::<4>(n, &mut vector) };
+                            est.search_and_fit_scalar::<4>(n, &mut scalar, limit);
+                            unsafe { est.search_and_fit_avx2::<4>(n, &mut vector, limit) };
                         }
                         8 => {
-                            est.search_and_fit_scalar::<8>(n, &mut scalar);
-                            unsafe { est.search_and_fit_avx2::<8>(n, &mut vector) };
+                            est.search_and_fit_scalar::<8>(n, &mut scalar, limit);
+                            unsafe { est.search_and_fit_avx2::<8>(n, &mut vector, limit) };
                         }
                         _ => {
-                            est.search_and_fit_scalar::<16>(n, &mut scalar);
-                            unsafe { est.search_and_fit_avx2::<16>(n, &mut vector) };
+                            est.search_and_fit_scalar::<16>(n, &mut scalar, limit);
+                            unsafe { est.search_and_fit_avx2::<16>(n, &mut vector, limit) };
                         }
                     }
                     for (s, v) in scalar.iter().zip(&vector) {
                         assert_eq!(s.to_bits(), v.to_bits(), "L={factor} n={n}: {s} vs {v}");
                     }
+                }
+            }
+        }
+    }
+
+    /// With a floor, every estimate above it is the exact one and every other is at most the
+    /// floor, on programme-like noise of varying level.
+    #[test]
+    fn a_floor_changes_only_estimates_under_it() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut lp = 0.0;
+        let x: Vec<f64> = (0..20000)
+            .map(|n| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let white = (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+                lp += 0.5 * (white - lp);
+                lp * (0.2 + (-((n % 3000) as f64) / 700.0).exp())
+            })
+            .collect();
+        for factor in [4, 8, 16] {
+            for floor in [0.3, 0.6, 0.9] {
+                let mut exact = PeakEstimator::new(factor, 128, 0.485);
+                let mut floored = PeakEstimator::new(factor, 128, 0.485);
+                let mut a = vec![0.0; x.len()];
+                let mut b = vec![0.0; x.len()];
+                let mut skipped = 0;
+                let mut start = 0;
+                for size in [1usize, 64, 100, 512, 7].iter().cycle() {
+                    let end = (start + size).min(x.len());
+                    exact.push_block(&x[start..end], &mut a[start..end], 0.0);
+                    floored.push_block(&x[start..end], &mut b[start..end], floor);
+                    start = end;
+                    if start == x.len() {
+                        break;
+                    }
+                }
+                for (k, (&e, &f)) in a.iter().zip(&b).enumerate() {
+                    if e > floor {
+                        assert_eq!(e.to_bits(), f.to_bits(), "L={factor} floor {floor} k={k}");
+                    } else {
+                        assert!(f <= floor, "L={factor} floor {floor} k={k}: {f}");
+                        skipped += (e != f) as usize;
+                    }
+                }
+                assert!(skipped > 0, "L={factor} floor {floor}: nothing skipped");
+            }
+        }
+    }
+
+    /// The fits never exceed their magnitude times the gains the skipping relies on, on
+    /// random triples (including the worst shapes: neighbours at either end of their range).
+    #[test]
+    fn fits_stay_within_their_gain_bounds() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+        };
+        for factor in [4, 8, 16] {
+            let est = PeakEstimator::new(factor, 128, 0.485);
+            let cos_min = (PI / factor as f64).cos();
+            for k in 0..200_000 {
+                let b = next();
+                let (mut a, mut c) = (next() * b.abs(), next() * b.abs());
+                if k % 4 == 0 {
+                    a = a.signum() * b.abs();
+                }
+                if k % 8 == 1 {
+                    (a, c) = (-b, b);
+                }
+                let fit = est.refine(a, b, c);
+                let m = b.abs();
+                assert!(fit <= est.fit_gain * m, "L={factor}: {a} {b} {c}: {fit}");
+                let flip = b.signum();
+                if (a * flip + c * flip) >= 2.0 * m * cos_min {
+                    assert!(fit <= SMOOTH_FIT_GAIN * m, "L={factor}: {a} {b} {c}: {fit}");
                 }
             }
         }
@@ -392,7 +591,7 @@ mod tests {
                         .map(|n| 0.5 * (2.0 * PI * f * n as f64 + phase).sin())
                         .collect();
                     let mut peaks = vec![0.0; x.len()];
-                    est.push_block(&x, &mut peaks);
+                    est.push_block(&x, &mut peaks, 0.0);
                     let peak = peaks[401..].iter().fold(0.0f64, |a, &b| a.max(b));
                     let err_db = 20.0 * (peak / 0.5).log10();
                     assert!(
