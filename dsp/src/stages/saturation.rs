@@ -33,7 +33,8 @@
 //! **Drive** `0 ..= 24 dB`; the first [`DRIVE_ENGAGE_DB`] dB also fade the distortion in, so
 //! drive 0 is exactly clean and the control has no step. **Auto gain** matches the wet level to
 //! the dry one (mean squares over [`AUTO_GAIN_MS`], linked across channels, within
-//! ±[`AUTO_GAIN_RANGE_DB`] dB) so that engaging the stage does not just change the level.
+//! ±[`AUTO_GAIN_RANGE_DB`] dB) so that engaging the stage does not just change the level; the
+//! correction itself is worked out every 16 frames and ramped linearly in between.
 //! **Mix** blends the latency-aligned dry signal in parallel; **output** trims the result.
 //! Character changes cross-fade over [`SMOOTH_MS`]; drive, mix and output are smoothed too.
 
@@ -201,60 +202,69 @@ fn curve<const FMA: bool>(character: Character, x: f64, tube_offset: f64, tube_n
 const CHUNK: usize = 64;
 /// The largest oversampling factor.
 const MAX_FACTOR: usize = 4;
+/// Frames between two updates of the auto-gain correction: the correction is worked out (a
+/// division and a square root) and advanced by its smoother once per this many frames, and
+/// ramped linearly in between, so it has no steps. Its followers still run every frame.
+const CONTROL: usize = 16;
+
+/// The drive of the oversampled samples of a chunk: one value for all (the common case, no
+/// smoothing under way), or one per oversampled sample with its inverse.
+#[derive(Clone, Copy)]
+enum Drive<'a> {
+    Constant { drive: f64, inv: f64 },
+    PerSample { drive: &'a [f64], inv: &'a [f64] },
+}
 
 /// Replace each oversampled sample `u` by the distortion `s(u) - u` the shaper adds, where
-/// `s(u) = F(drive · u) / drive`, with `drive` and its inverse given per oversampled sample (a
-/// flat loop vectorises whatever the factor; one with a drive per frame would not at 2x).
+/// `s(u) = F(drive · u) / drive` (a flat loop vectorises whatever the factor; one with a drive
+/// per frame would not at 2x).
 ///
 /// The shaper is most of the stage's arithmetic, so on CPUs with AVX2 + FMA (detected at run
 /// time; the build targets baseline x86-64) it runs four lanes wide with fused multiply-adds.
-fn distort(character: Character, hi: &mut [f64], drive: &[f64], inv: &[f64], tube: (f64, f64)) {
+fn distort(character: Character, hi: &mut [f64], drive: Drive, tube: (f64, f64)) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU supports the features the function is compiled for (checked above).
-        unsafe { distort_avx2_fma(character, hi, drive, inv, tube) };
+        unsafe { distort_avx2_fma(character, hi, drive, tube) };
         return;
     }
-    distort_with::<false>(character, hi, drive, inv, tube);
+    distort_with::<false>(character, hi, drive, tube);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn distort_avx2_fma(
-    character: Character,
-    hi: &mut [f64],
-    drive: &[f64],
-    inv: &[f64],
-    tube: (f64, f64),
-) {
-    distort_with::<true>(character, hi, drive, inv, tube);
+unsafe fn distort_avx2_fma(character: Character, hi: &mut [f64], drive: Drive, tube: (f64, f64)) {
+    distort_with::<true>(character, hi, drive, tube);
 }
 
-/// The body of [`distort`]; each character gets its own branch-free loop, which vectorises.
+/// The body of [`distort`]; each character and drive kind gets its own branch-free loop, which
+/// vectorises.
 #[inline(always)]
 fn distort_with<const FMA: bool>(
     character: Character,
     hi: &mut [f64],
-    drive: &[f64],
-    inv: &[f64],
+    drive: Drive,
     tube: (f64, f64),
 ) {
     #[inline(always)]
-    fn each<const FMA: bool>(
-        character: Character,
-        hi: &mut [f64],
-        drive: &[f64],
-        inv: &[f64],
-        tube: (f64, f64),
-    ) {
-        for ((u, &g), &inv) in hi.iter_mut().zip(drive).zip(inv) {
-            *u = curve::<FMA>(character, g * *u, tube.0, tube.1) * inv - *u;
+    fn each<const FMA: bool>(character: Character, hi: &mut [f64], drive: Drive, tube: (f64, f64)) {
+        match drive {
+            Drive::Constant { drive: g, inv } => {
+                for u in hi.iter_mut() {
+                    *u = curve::<FMA>(character, g * *u, tube.0, tube.1) * inv - *u;
+                }
+            }
+            Drive::PerSample { drive, inv } => {
+                for ((u, &g), &inv) in hi.iter_mut().zip(drive).zip(inv) {
+                    *u = curve::<FMA>(character, g * *u, tube.0, tube.1) * inv - *u;
+                }
+            }
         }
     }
     match character {
-        Character::Tape => each::<FMA>(Character::Tape, hi, drive, inv, tube),
-        Character::Tube => each::<FMA>(Character::Tube, hi, drive, inv, tube),
-        Character::SoftClip => each::<FMA>(Character::SoftClip, hi, drive, inv, tube),
+        Character::Tape => each::<FMA>(Character::Tape, hi, drive, tube),
+        Character::Tube => each::<FMA>(Character::Tube, hi, drive, tube),
+        Character::SoftClip => each::<FMA>(Character::SoftClip, hi, drive, tube),
     }
 }
 
@@ -290,6 +300,48 @@ impl Smoothed {
 
     fn settle(&mut self) {
         self.value = self.target;
+    }
+}
+
+/// Per-chunk working memory, allocated in `prepare` so that `process` neither allocates nor
+/// clears arrays on the stack. Per frame of the chunk unless noted.
+#[derive(Debug, Clone)]
+struct Scratch {
+    /// The drive and its inverse per oversampled sample (only while the drive moves).
+    drive: [f64; MAX_FACTOR * CHUNK],
+    inv_drive: [f64; MAX_FACTOR * CHUNK],
+    /// One channel's oversampled signal, and its copy for the previous character's curve
+    /// during a cross-fade.
+    hi: [f64; MAX_FACTOR * CHUNK],
+    old: [f64; MAX_FACTOR * CHUNK],
+    engage: [f64; CHUNK],
+    /// Tape HF loss amount.
+    loss: [f64; CHUNK],
+    mix: [f64; CHUNK],
+    output: [f64; CHUNK],
+    fade: [f64; CHUNK],
+    compensation: [f64; CHUNK],
+    /// Per channel: the distortion at the base rate, then the wet signal.
+    distortion: [[f64; CHUNK]; 2],
+    wet: [[f64; CHUNK]; 2],
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self {
+            drive: [0.0; MAX_FACTOR * CHUNK],
+            inv_drive: [0.0; MAX_FACTOR * CHUNK],
+            hi: [0.0; MAX_FACTOR * CHUNK],
+            old: [0.0; MAX_FACTOR * CHUNK],
+            engage: [0.0; CHUNK],
+            loss: [0.0; CHUNK],
+            mix: [0.0; CHUNK],
+            output: [0.0; CHUNK],
+            fade: [1.0; CHUNK],
+            compensation: [1.0; CHUNK],
+            distortion: [[0.0; CHUNK]; 2],
+            wet: [[0.0; CHUNK]; 2],
+        }
     }
 }
 
@@ -351,8 +403,16 @@ pub struct Saturation {
     engage: Smoothed,
     mix: Smoothed,
     output: Smoothed,
-    /// Auto-gain correction (linear), smoothed so switching auto gain does not click.
-    compensation: Smoothed,
+    /// Auto-gain correction (linear) in force, smoothed so switching auto gain does not click:
+    /// every [`CONTROL`] frames the smoother advances by [`CONTROL`] frames at once from
+    /// `comp_to`, and the correction ramps linearly from `comp_from` to it; `comp_pos` frames
+    /// of the current ramp are done.
+    compensation: f64,
+    comp_from: f64,
+    comp_to: f64,
+    comp_pos: usize,
+    /// The smoother's decay over [`CONTROL`] frames.
+    comp_decay: f64,
     smooth_coef: f64,
     /// Auto gain: mean squares of dry and wet, and whether it is on.
     dry_ms: f64,
@@ -362,12 +422,13 @@ pub struct Saturation {
     dc_coef: f64,
     tape_coef: f64,
     prepared: bool,
+    scratch: Box<Scratch>,
 }
 
 impl Saturation {
     /// The auto-gain correction in force, dB (0 when auto gain is off).
     pub fn auto_gain_db(&self) -> f64 {
-        crate::util::gain_to_db(self.compensation.value)
+        crate::util::gain_to_db(self.compensation)
     }
 
     fn apply(&mut self, s: &SaturationSettings) {
@@ -407,6 +468,7 @@ impl Stage for Saturation {
         let max_block = max_block.max(1);
         self.dry = [vec![0.0; max_block], vec![0.0; max_block]];
         self.smooth_coef = 1.0 - (-1.0 / (SMOOTH_MS * 0.001 * sample_rate)).exp();
+        self.comp_decay = (-(CONTROL as f64) / (SMOOTH_MS * 0.001 * sample_rate)).exp();
         self.fade_step = 1.0 / (SMOOTH_MS * 0.001 * sample_rate).max(1.0);
         self.auto_coef = 1.0 - (-1.0 / (AUTO_GAIN_MS * 0.001 * sample_rate)).exp();
         self.dc_coef = 1.0 - 2.0 * PI * DC_BLOCK_HZ / sample_rate;
@@ -426,10 +488,10 @@ impl Stage for Saturation {
         self.engage.settle();
         self.mix.settle();
         self.output.settle();
-        self.compensation = Smoothed {
-            value: 1.0,
-            target: 1.0,
-        };
+        self.compensation = 1.0;
+        self.comp_from = 1.0;
+        self.comp_to = 1.0;
+        self.comp_pos = 0;
         self.fade = 1.0;
         self.dry_ms = 0.0;
         self.wet_ms = 0.0;
@@ -476,96 +538,148 @@ impl Stage for Saturation {
         let tube = (tube_offset, 1.0 / (1.0 - tube_offset * tube_offset));
         let is_tape = |c: Character| if c == Character::Tape { 1.0 } else { 0.0 };
         let paths = &mut self.paths[self.active.index()];
+        let sc = &mut *self.scratch;
+        let (coef, dc_coef, tape_coef, auto_coef) = (
+            self.smooth_coef,
+            self.dc_coef,
+            self.tape_coef,
+            self.auto_coef,
+        );
         for start in (0..n).step_by(CHUNK) {
             let m = CHUNK.min(n - start);
             // Controls of every frame of the chunk (none depends on the audio).
-            // The drive and its inverse per oversampled sample, for the shaper.
-            let mut drive = [0.0f64; MAX_FACTOR * CHUNK];
-            let mut inv_drive = [0.0f64; MAX_FACTOR * CHUNK];
-            let mut engage = [0.0f64; CHUNK];
-            let mut mix = [0.0f64; CHUNK];
-            let mut output = [0.0f64; CHUNK];
-            let mut fade = [1.0f64; CHUNK];
             let fading = self.fade < 1.0;
-            for k in 0..m {
-                let g = self.drive.next(self.smooth_coef);
-                drive[k * factor..(k + 1) * factor].fill(g);
-                inv_drive[k * factor..(k + 1) * factor].fill(1.0 / g);
-                engage[k] = self.engage.next(self.smooth_coef);
-                mix[k] = self.mix.next(self.smooth_coef);
-                output[k] = self.output.next(self.smooth_coef);
-                fade[k] = self.fade;
-                self.fade = (self.fade + self.fade_step).min(1.0);
-            }
-            let tape = |k: usize| {
-                let now = is_tape(self.character);
-                if fading {
-                    let old = is_tape(self.previous);
-                    old + fade[k] * (now - old)
-                } else {
-                    now
+            let settled = !fading
+                && [&self.drive, &self.engage, &self.mix, &self.output]
+                    .iter()
+                    .all(|s| s.value == s.target);
+            let drive = if settled {
+                // The common case: nothing moves.
+                let engage = self.engage.value;
+                sc.engage[..m].fill(engage);
+                sc.loss[..m].fill(TAPE_HF_LOSS * engage * is_tape(self.character));
+                sc.mix[..m].fill(self.mix.value);
+                sc.output[..m].fill(self.output.value);
+                let g = self.drive.value;
+                Drive::Constant {
+                    drive: g,
+                    inv: 1.0 / g,
+                }
+            } else {
+                for k in 0..m {
+                    let g = self.drive.next(coef);
+                    sc.drive[k * factor..(k + 1) * factor].fill(g);
+                    sc.inv_drive[k * factor..(k + 1) * factor].fill(1.0 / g);
+                    let engage = self.engage.next(coef);
+                    sc.engage[k] = engage;
+                    sc.mix[k] = self.mix.next(coef);
+                    sc.output[k] = self.output.next(coef);
+                    let now = is_tape(self.character);
+                    let tape = if fading {
+                        let old = is_tape(self.previous);
+                        old + self.fade * (now - old)
+                    } else {
+                        now
+                    };
+                    sc.loss[k] = TAPE_HF_LOSS * engage * tape;
+                    sc.fade[k] = self.fade;
+                    self.fade = (self.fade + self.fade_step).min(1.0);
+                }
+                Drive::PerSample {
+                    drive: &sc.drive[..factor * m],
+                    inv: &sc.inv_drive[..factor * m],
                 }
             };
             // The distortion of both channels, at the base rate.
-            let mut distortion = [[0.0f64; CHUNK]; 2];
             let inputs = [&left[start..start + m], &right[start..start + m]];
-            let (drive, inv_drive) = (&drive[..factor * m], &inv_drive[..factor * m]);
-            for ((path, x), d) in paths.iter_mut().zip(inputs).zip(&mut distortion) {
-                let mut hi = [0.0f64; MAX_FACTOR * CHUNK];
-                let hi = &mut hi[..factor * m];
+            for ((path, x), d) in paths.iter_mut().zip(inputs).zip(&mut sc.distortion) {
+                let hi = &mut sc.hi[..factor * m];
+                path.up.process_block(x, hi);
                 if fading {
                     // Rare (a character change): both curves, cross-faded.
-                    let mut old = [0.0f64; MAX_FACTOR * CHUNK];
-                    let old = &mut old[..factor * m];
-                    path.up.process_block(x, hi);
+                    let old = &mut sc.old[..factor * m];
                     old.copy_from_slice(hi);
-                    distort(self.character, hi, drive, inv_drive, tube);
-                    distort(self.previous, old, drive, inv_drive, tube);
+                    distort(self.character, hi, drive, tube);
+                    distort(self.previous, old, drive, tube);
                     for ((frame, old), &f) in hi
                         .chunks_exact_mut(factor)
                         .zip(old.chunks_exact(factor))
-                        .zip(&fade[..m])
+                        .zip(&sc.fade[..m])
                     {
                         for (new, &old) in frame.iter_mut().zip(old) {
                             *new = old + f * (*new - old);
                         }
                     }
                 } else {
-                    path.up.process_block(x, hi);
-                    distort(self.character, hi, drive, inv_drive, tube);
+                    distort(self.character, hi, drive, tube);
                 }
                 path.down.process_block(hi, &mut d[..m]);
             }
-            for k in 0..m {
-                let i = start + k;
-                let dries = [dry_l[i], dry_r[i]];
-                let mut wet = [0.0f64; 2];
-                for ch in 0..2 {
-                    let path = &mut paths[ch];
-                    let d = distortion[ch][k];
-                    // DC blocker: y[n] = x[n] - x[n-1] + R y[n-1].
-                    let blocked = d - path.dc_in + self.dc_coef * path.dc_out;
-                    path.dc_in = d;
-                    path.dc_out = blocked;
-                    let mut w = dries[ch] + engage[k] * blocked;
-                    path.tape_lp += (w - path.tape_lp) * self.tape_coef;
-                    let loss = TAPE_HF_LOSS * engage[k] * tape(k);
-                    w += loss * (path.tape_lp - w);
-                    wet[ch] = w;
+            // The recursions, both channels in step: DC blocker, tape loss, the auto gain's
+            // followers; the correction at control rate.
+            let (dry_l, dry_r) = (&dry_l[start..start + m], &dry_r[start..start + m]);
+            let [p0, p1] = &mut *paths;
+            let mut dc_in = [p0.dc_in, p1.dc_in];
+            let mut dc_out = [p0.dc_out, p1.dc_out];
+            let mut lp = [p0.tape_lp, p1.tape_lp];
+            let (mut dry_ms, mut wet_ms) = (self.dry_ms, self.wet_ms);
+            let mut k = 0;
+            while k < m {
+                if self.comp_pos == 0 {
+                    // The followers always run, so switching auto gain on starts from the
+                    // right value.
+                    let target = if self.auto_gain {
+                        compensation_power(dry_ms, wet_ms).sqrt()
+                    } else {
+                        1.0
+                    };
+                    self.comp_from = self.comp_to;
+                    let mut next = target + (self.comp_to - target) * self.comp_decay;
+                    if (next - target).abs() < SNAP {
+                        next = target;
+                    }
+                    self.comp_to = next;
                 }
-                // The followers always run, so switching auto gain on starts from the right
-                // value.
-                self.dry_ms +=
-                    (dries[0] * dries[0] + dries[1] * dries[1] - self.dry_ms) * self.auto_coef;
-                self.wet_ms += (wet[0] * wet[0] + wet[1] * wet[1] - self.wet_ms) * self.auto_coef;
-                self.compensation.target = if self.auto_gain {
-                    compensation_power(self.dry_ms, self.wet_ms).sqrt()
-                } else {
-                    1.0
-                };
-                let compensation = self.compensation.next(self.smooth_coef);
-                left[i] = output[k] * (dries[0] + mix[k] * (wet[0] * compensation - dries[0]));
-                right[i] = output[k] * (dries[1] + mix[k] * (wet[1] * compensation - dries[1]));
+                let len = (CONTROL - self.comp_pos).min(m - k);
+                let to = self.comp_to;
+                let step = (to - self.comp_from) / CONTROL as f64;
+                for j in k..k + len {
+                    let dries = [dry_l[j], dry_r[j]];
+                    let mut wet = [0.0f64; 2];
+                    for ch in 0..2 {
+                        let d = sc.distortion[ch][j];
+                        // DC blocker: y[n] = x[n] - x[n-1] + R y[n-1].
+                        let blocked = d - dc_in[ch] + dc_coef * dc_out[ch];
+                        dc_in[ch] = d;
+                        dc_out[ch] = blocked;
+                        let mut w = dries[ch] + sc.engage[j] * blocked;
+                        lp[ch] += (w - lp[ch]) * tape_coef;
+                        w += sc.loss[j] * (lp[ch] - w);
+                        wet[ch] = w;
+                    }
+                    sc.wet[0][j] = wet[0];
+                    sc.wet[1][j] = wet[1];
+                    dry_ms += (dries[0] * dries[0] + dries[1] * dries[1] - dry_ms) * auto_coef;
+                    wet_ms += (wet[0] * wet[0] + wet[1] * wet[1] - wet_ms) * auto_coef;
+                    // Reaches `to` exactly at the ramp's last frame.
+                    let left_in_ramp = CONTROL - 1 - (self.comp_pos + j - k);
+                    sc.compensation[j] = to - step * left_in_ramp as f64;
+                }
+                self.comp_pos = (self.comp_pos + len) % CONTROL;
+                k += len;
+            }
+            (p0.dc_in, p1.dc_in) = (dc_in[0], dc_in[1]);
+            (p0.dc_out, p1.dc_out) = (dc_out[0], dc_out[1]);
+            (p0.tape_lp, p1.tape_lp) = (lp[0], lp[1]);
+            (self.dry_ms, self.wet_ms) = (dry_ms, wet_ms);
+            self.compensation = sc.compensation[m - 1];
+            // Gain and mix, a flat loop.
+            let (out_l, out_r) = (&mut left[start..start + m], &mut right[start..start + m]);
+            for k in 0..m {
+                let c = sc.compensation[k];
+                let (dl, dr) = (dry_l[k], dry_r[k]);
+                out_l[k] = sc.output[k] * (dl + sc.mix[k] * (sc.wet[0][k] * c - dl));
+                out_r[k] = sc.output[k] * (dr + sc.mix[k] * (sc.wet[1][k] * c - dr));
             }
         }
     }
