@@ -16,8 +16,10 @@
 //!
 //! **Anti-alias filters** (`filters::oversampling`, linear phase): up: a 2x half-band of
 //! [`OVERSAMPLING_TAPS`] taps per phase, flat to 0.45 fs with 75 dB image rejection, then short
-//! half-bands; down: the mirror image. The shaper's harmonics that fall above half the base rate
-//! are removed by at least 75 dB before they can fold back. The curves are analytic (smooth to
+//! half-bands; down: the mirror image (the same designs, in `saturation::decimator`). The
+//! whole distortion path (up, shaper, down) runs in `f32` (see `distort`). The shaper's
+//! harmonics that fall above half the base rate are removed by at least 75 dB before they can
+//! fold back. The curves are analytic (smooth to
 //! every order), so their harmonics fall off fast enough that those above the oversampled
 //! Nyquist, which alias inside the oversampled domain, stay far below audibility at any sane
 //! drive (asserted at +12 dB drive on a -6 dBFS 9 kHz sine: every alias > 70 dB down).
@@ -39,9 +41,12 @@
 //! Character changes cross-fade over [`SMOOTH_MS`]; drive, mix and output are smoothed too.
 
 use crate::delay::DelayLine;
-use crate::filters::oversampling::{CascadeDecimator, CascadeInterpolator};
+mod decimator;
+
+use crate::filters::oversampling::CascadeInterpolator;
 use crate::stage::Stage;
 use crate::util::db_to_gain;
+use decimator::Decimator;
 use std::f64::consts::PI;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -334,8 +339,6 @@ struct Scratch {
     input: [f32; CHUNK],
     hi: [f32; MAX_FACTOR * CHUNK],
     old: [f32; MAX_FACTOR * CHUNK],
-    /// The oversampled distortion for the decimator.
-    hi_f64: [f64; MAX_FACTOR * CHUNK],
     engage: [f64; CHUNK],
     /// Tape HF loss amount.
     loss: [f64; CHUNK],
@@ -344,7 +347,7 @@ struct Scratch {
     fade: [f64; CHUNK],
     compensation: [f64; CHUNK],
     /// Per channel: the distortion at the base rate, then the wet signal.
-    distortion: [[f64; CHUNK]; 2],
+    distortion: [[f32; CHUNK]; 2],
     wet: [[f64; CHUNK]; 2],
 }
 
@@ -356,7 +359,6 @@ impl Default for Scratch {
             input: [0.0; CHUNK],
             hi: [0.0; MAX_FACTOR * CHUNK],
             old: [0.0; MAX_FACTOR * CHUNK],
-            hi_f64: [0.0; MAX_FACTOR * CHUNK],
             engage: [0.0; CHUNK],
             loss: [0.0; CHUNK],
             mix: [0.0; CHUNK],
@@ -373,7 +375,7 @@ impl Default for Scratch {
 #[derive(Debug, Clone)]
 struct Path {
     up: CascadeInterpolator<f32>,
-    down: CascadeDecimator,
+    down: Decimator,
     /// DC blocker state (previous input and output).
     dc_in: f64,
     dc_out: f64,
@@ -386,7 +388,7 @@ impl Path {
         let factor = oversampling.factor();
         Self {
             up: CascadeInterpolator::new(factor, OVERSAMPLING_TAPS, OVERSAMPLING_PASSBAND),
-            down: CascadeDecimator::new(factor, OVERSAMPLING_TAPS, OVERSAMPLING_PASSBAND),
+            down: Decimator::new(factor, OVERSAMPLING_TAPS, OVERSAMPLING_PASSBAND),
             dc_in: 0.0,
             dc_out: 0.0,
             tape_lp: 0.0,
@@ -643,11 +645,7 @@ impl Stage for Saturation {
                 } else {
                     distort(self.character, hi, drive, tube);
                 }
-                let hi_f64 = &mut sc.hi_f64[..factor * m];
-                for (to, &from) in hi_f64.iter_mut().zip(&*hi) {
-                    *to = from as f64;
-                }
-                path.down.process_block(hi_f64, &mut d[..m]);
+                path.down.process_block(hi, &mut d[..m]);
             }
             // The recursions, both channels in step: DC blocker, tape loss, the auto gain's
             // followers; the correction at control rate.
@@ -681,7 +679,7 @@ impl Stage for Saturation {
                     let dries = [dry_l[j], dry_r[j]];
                     let mut wet = [0.0f64; 2];
                     for ch in 0..2 {
-                        let d = sc.distortion[ch][j];
+                        let d = sc.distortion[ch][j] as f64;
                         // DC blocker: y[n] = x[n] - x[n-1] + R y[n-1].
                         let blocked = d - dc_in[ch] + dc_coef * dc_out[ch];
                         dc_in[ch] = d;
