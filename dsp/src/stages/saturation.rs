@@ -40,7 +40,6 @@
 //! **Mix** blends the latency-aligned dry signal in parallel; **output** trims the result.
 //! Character changes cross-fade over [`SMOOTH_MS`]; drive, mix and output are smoothed too.
 
-use crate::delay::DelayLine;
 mod decimator;
 
 use crate::filters::oversampling::CascadeInterpolator;
@@ -214,6 +213,16 @@ const MAX_FACTOR: usize = 4;
 /// division and a square root) and advanced by its smoother once per this many frames, and
 /// ramped linearly in between, so it has no steps. Its followers still run every frame.
 const CONTROL: usize = 16;
+/// Frames left in a control-rate ramp after each of its frames.
+const RAMP: [f64; CONTROL] = {
+    let mut r = [0.0; CONTROL];
+    let mut i = 0;
+    while i < CONTROL {
+        r[i] = (CONTROL - 1 - i) as f64;
+        i += 1;
+    }
+    r
+};
 
 /// The drive of the oversampled samples of a chunk: one value for all (the common case, no
 /// smoothing under way), or one per oversampled sample with its inverse.
@@ -349,6 +358,9 @@ struct Scratch {
     /// Per channel: the distortion at the base rate, then the wet signal.
     distortion: [[f32; CHUNK]; 2],
     wet: [[f64; CHUNK]; 2],
+    /// Per frame, both channels side by side: the distortion and the dry signal.
+    distortion_pairs: [[f64; 2]; CHUNK],
+    dry_pairs: [[f64; 2]; CHUNK],
 }
 
 impl Default for Scratch {
@@ -367,6 +379,53 @@ impl Default for Scratch {
             compensation: [1.0; CHUNK],
             distortion: [[0.0; CHUNK]; 2],
             wet: [[0.0; CHUNK]; 2],
+            distortion_pairs: [[0.0; 2]; CHUNK],
+            dry_pairs: [[0.0; 2]; CHUNK],
+        }
+    }
+}
+
+/// The dry path's stereo delay, a block at a time: the output is the last `delay` inputs, then
+/// the block itself, so a block costs a few copies instead of a ring-buffer step per sample.
+#[derive(Debug, Default, Clone)]
+struct BlockDelay {
+    /// Per channel the last `delay` inputs, oldest first (room for the largest delay).
+    history: [Vec<f64>; 2],
+    delay: usize,
+}
+
+impl BlockDelay {
+    /// Allocate room for delays up to `max_delay` samples.
+    fn prepare(&mut self, max_delay: usize) {
+        self.history = [vec![0.0; max_delay], vec![0.0; max_delay]];
+        self.delay = self.delay.min(max_delay);
+    }
+
+    /// Set the delay (clamped to the capacity) and clear the contents.
+    fn set_delay(&mut self, delay: usize) {
+        self.delay = delay.min(self.history[0].len());
+        self.reset();
+    }
+
+    fn reset(&mut self) {
+        self.history.iter_mut().for_each(|h| h.fill(0.0));
+    }
+
+    /// Write `input` delayed into `out` (same length), per channel.
+    fn process(&mut self, input: [&[f64]; 2], out: [&mut [f64]; 2]) {
+        let d = self.delay;
+        for ((history, input), out) in self.history.iter_mut().zip(input).zip(out) {
+            let n = input.len();
+            let history = &mut history[..d];
+            if n >= d {
+                out[..d].copy_from_slice(history);
+                out[d..].copy_from_slice(&input[..n - d]);
+                history.copy_from_slice(&input[n - d..]);
+            } else {
+                out.copy_from_slice(&history[..n]);
+                history.copy_within(n.., 0);
+                history[d - n..].copy_from_slice(input);
+            }
         }
     }
 }
@@ -416,7 +475,7 @@ pub struct Saturation {
     /// `[option][channel]`, all allocated in `prepare`.
     paths: Vec<[Path; 2]>,
     active: Oversampling,
-    dry_delay: DelayLine,
+    dry_delay: BlockDelay,
     dry: [Vec<f64>; 2],
     /// Current and previous character, and the cross-fade position towards the current one
     /// (1 = done).
@@ -440,9 +499,10 @@ pub struct Saturation {
     /// The smoother's decay over [`CONTROL`] frames.
     comp_decay: f64,
     smooth_coef: f64,
-    /// Auto gain: mean squares of dry and wet, and whether it is on.
-    dry_ms: f64,
-    wet_ms: f64,
+    /// Auto gain: mean squares of dry and wet per channel (their sums are the linked
+    /// followers), and whether it is on.
+    dry_ms: [f64; 2],
+    wet_ms: [f64; 2],
     auto_gain: bool,
     auto_coef: f64,
     dc_coef: f64,
@@ -519,8 +579,8 @@ impl Stage for Saturation {
         self.comp_to = 1.0;
         self.comp_pos = 0;
         self.fade = 1.0;
-        self.dry_ms = 0.0;
-        self.wet_ms = 0.0;
+        self.dry_ms = [0.0; 2];
+        self.wet_ms = [0.0; 2];
     }
 
     fn latency(&self) -> usize {
@@ -555,9 +615,10 @@ impl Stage for Saturation {
         }
         let n = left.len().min(right.len());
         let [dry_l, dry_r] = &mut self.dry;
-        dry_l[..n].copy_from_slice(&left[..n]);
-        dry_r[..n].copy_from_slice(&right[..n]);
-        self.dry_delay.process(&mut dry_l[..n], &mut dry_r[..n]);
+        self.dry_delay.process(
+            [&left[..n], &right[..n]],
+            [&mut dry_l[..n], &mut dry_r[..n]],
+        );
 
         let factor = self.active.factor();
         let tube_offset = TUBE_BIAS.tanh();
@@ -647,21 +708,32 @@ impl Stage for Saturation {
                 }
                 path.down.process_block(hi, &mut d[..m]);
             }
-            // The recursions, both channels in step: DC blocker, tape loss, the auto gain's
-            // followers; the correction at control rate.
+            // The recursions, both channels in step (side by side, so the two lanes of one
+            // SSE2 register): DC blocker, tape loss, the auto gain's followers.
             let (dry_l, dry_r) = (&dry_l[start..start + m], &dry_r[start..start + m]);
+            for (((dp, pp), (&dl, &dr)), (&pl, &pr)) in sc.dry_pairs[..m]
+                .iter_mut()
+                .zip(&mut sc.distortion_pairs[..m])
+                .zip(dry_l.iter().zip(dry_r))
+                .zip(sc.distortion[0][..m].iter().zip(&sc.distortion[1][..m]))
+            {
+                *dp = [dl, dr];
+                *pp = [pl as f64, pr as f64];
+            }
             let [p0, p1] = &mut *paths;
             let mut dc_in = [p0.dc_in, p1.dc_in];
             let mut dc_out = [p0.dc_out, p1.dc_out];
             let mut lp = [p0.tape_lp, p1.tape_lp];
             let (mut dry_ms, mut wet_ms) = (self.dry_ms, self.wet_ms);
+            let [wet_l, wet_r] = &mut sc.wet;
             let mut k = 0;
             while k < m {
                 if self.comp_pos == 0 {
-                    // The followers always run, so switching auto gain on starts from the
-                    // right value.
+                    // The correction, at control rate: ramps towards the value worked out from
+                    // the followers at the end of the previous ramp. The followers always run,
+                    // so switching auto gain on starts from the right value.
                     let target = if self.auto_gain {
-                        compensation_power(dry_ms, wet_ms).sqrt()
+                        compensation_power(dry_ms[0] + dry_ms[1], wet_ms[0] + wet_ms[1]).sqrt()
                     } else {
                         1.0
                     };
@@ -675,27 +747,30 @@ impl Stage for Saturation {
                 let len = (CONTROL - self.comp_pos).min(m - k);
                 let to = self.comp_to;
                 let step = (to - self.comp_from) / CONTROL as f64;
+                // Reaches `to` exactly at the ramp's last frame.
+                for (c, &left_in_ramp) in sc.compensation[k..k + len]
+                    .iter_mut()
+                    .zip(&RAMP[self.comp_pos..])
+                {
+                    *c = to - step * left_in_ramp;
+                }
                 for j in k..k + len {
-                    let dries = [dry_l[j], dry_r[j]];
+                    let (d, dry) = (sc.distortion_pairs[j], sc.dry_pairs[j]);
+                    let (engage, loss) = (sc.engage[j], sc.loss[j]);
                     let mut wet = [0.0f64; 2];
                     for ch in 0..2 {
-                        let d = sc.distortion[ch][j] as f64;
                         // DC blocker: y[n] = x[n] - x[n-1] + R y[n-1].
-                        let blocked = d - dc_in[ch] + dc_coef * dc_out[ch];
-                        dc_in[ch] = d;
+                        let blocked = d[ch] - dc_in[ch] + dc_coef * dc_out[ch];
+                        dc_in[ch] = d[ch];
                         dc_out[ch] = blocked;
-                        let mut w = dries[ch] + sc.engage[j] * blocked;
+                        let w = dry[ch] + engage * blocked;
                         lp[ch] += (w - lp[ch]) * tape_coef;
-                        w += sc.loss[j] * (lp[ch] - w);
-                        wet[ch] = w;
+                        wet[ch] = w + loss * (lp[ch] - w);
+                        dry_ms[ch] += (dry[ch] * dry[ch] - dry_ms[ch]) * auto_coef;
+                        wet_ms[ch] += (wet[ch] * wet[ch] - wet_ms[ch]) * auto_coef;
                     }
-                    sc.wet[0][j] = wet[0];
-                    sc.wet[1][j] = wet[1];
-                    dry_ms += (dries[0] * dries[0] + dries[1] * dries[1] - dry_ms) * auto_coef;
-                    wet_ms += (wet[0] * wet[0] + wet[1] * wet[1] - wet_ms) * auto_coef;
-                    // Reaches `to` exactly at the ramp's last frame.
-                    let left_in_ramp = CONTROL - 1 - (self.comp_pos + j - k);
-                    sc.compensation[j] = to - step * left_in_ramp as f64;
+                    wet_l[j] = wet[0];
+                    wet_r[j] = wet[1];
                 }
                 self.comp_pos = (self.comp_pos + len) % CONTROL;
                 k += len;
