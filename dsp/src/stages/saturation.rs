@@ -610,6 +610,30 @@ impl Stage for Saturation {
     }
 
     fn process(&mut self, left: &mut [f64], right: &mut [f64]) {
+        // The whole chunk loop (conversions, controls, recursions, mix) with AVX2 where the
+        // CPU has it (detected at run time; the build targets baseline x86-64).
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports the features the function is compiled for (checked
+            // above).
+            unsafe { self.process_avx2(left, right) };
+            return;
+        }
+        self.process_with(left, right);
+    }
+}
+
+impl Saturation {
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn process_avx2(&mut self, left: &mut [f64], right: &mut [f64]) {
+        self.process_with(left, right);
+    }
+
+    /// The body of [`Stage::process`], compiled once per instruction set.
+    #[inline(always)]
+    fn process_with(&mut self, left: &mut [f64], right: &mut [f64]) {
         if !self.prepared {
             return;
         }
