@@ -14,15 +14,16 @@
 //! top-octave droop from the oversampling), the dry path for the mix is latency-aligned by
 //! construction, and at zero drive the stage is an exact delay.
 //!
-//! **Anti-alias filters** (`filters::oversampling`, linear phase): up: a 2x half-band of
-//! [`OVERSAMPLING_TAPS`] taps per phase, flat to 0.45 fs with 75 dB image rejection, then short
-//! half-bands; down: the mirror image (the same designs, in `saturation::decimator`). The
-//! whole distortion path (up, shaper, down) runs in `f32` (see `distort`). The shaper's
-//! harmonics that fall above half the base rate are removed by at least 75 dB before they can
-//! fold back. The curves are analytic (smooth to
-//! every order), so their harmonics fall off fast enough that those above the oversampled
-//! Nyquist, which alias inside the oversampled domain, stay far below audibility at any sane
-//! drive (asserted at +12 dB drive on a -6 dBFS 9 kHz sine: every alias > 70 dB down).
+//! **Anti-alias filters** (`filters::oversampling` designs, linear phase): up: a 2x half-band
+//! of [`OVERSAMPLING_TAPS`] taps per phase, flat to 0.45 fs with 75 dB image rejection, then
+//! short half-bands; down: the mirror image (the same designs as the library's cascades, run
+//! by `saturation::interpolator` and `saturation::decimator`). The whole distortion path (up,
+//! shaper, down) runs in `f32` (see `distort`). The shaper's harmonics that fall above half the
+//! base rate are removed by at least 75 dB before they can fold back. The curves are analytic
+//! (smooth to every order), so their harmonics fall off fast enough that those above the
+//! oversampled Nyquist, which alias inside the oversampled domain, stay far below audibility at
+//! any sane drive (asserted at +12 dB drive on a -6 dBFS 9 kHz sine: every alias > 70 dB
+//! down).
 //!
 //! **Characters.**
 //! - Tape: `tanh`, symmetric (odd harmonics), level-dependent by nature, plus a gentle
@@ -41,11 +42,12 @@
 //! Character changes cross-fade over [`SMOOTH_MS`]; drive, mix and output are smoothed too.
 
 mod decimator;
+mod interpolator;
 
-use crate::filters::oversampling::CascadeInterpolator;
 use crate::stage::Stage;
 use crate::util::db_to_gain;
 use decimator::Decimator;
+use interpolator::Interpolator;
 use std::f64::consts::PI;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -343,9 +345,8 @@ struct Scratch {
     /// The drive and its inverse per oversampled sample (only while the drive moves).
     drive: [f32; MAX_FACTOR * CHUNK],
     inv_drive: [f32; MAX_FACTOR * CHUNK],
-    /// One channel's input in `f32`, its oversampled signal, and that signal's copy for the
-    /// previous character's curve during a cross-fade.
-    input: [f32; CHUNK],
+    /// One channel's oversampled signal, and its copy for the previous character's curve
+    /// during a cross-fade.
     hi: [f32; MAX_FACTOR * CHUNK],
     old: [f32; MAX_FACTOR * CHUNK],
     engage: [f64; CHUNK],
@@ -368,7 +369,6 @@ impl Default for Scratch {
         Self {
             drive: [0.0; MAX_FACTOR * CHUNK],
             inv_drive: [0.0; MAX_FACTOR * CHUNK],
-            input: [0.0; CHUNK],
             hi: [0.0; MAX_FACTOR * CHUNK],
             old: [0.0; MAX_FACTOR * CHUNK],
             engage: [0.0; CHUNK],
@@ -433,7 +433,7 @@ impl BlockDelay {
 /// One channel's oversampled distortion path.
 #[derive(Debug, Clone)]
 struct Path {
-    up: CascadeInterpolator<f32>,
+    up: Interpolator,
     down: Decimator,
     /// DC blocker state (previous input and output).
     dc_in: f64,
@@ -446,7 +446,7 @@ impl Path {
     fn new(oversampling: Oversampling) -> Self {
         let factor = oversampling.factor();
         Self {
-            up: CascadeInterpolator::new(factor, OVERSAMPLING_TAPS, OVERSAMPLING_PASSBAND),
+            up: Interpolator::new(factor, OVERSAMPLING_TAPS, OVERSAMPLING_PASSBAND),
             down: Decimator::new(factor, OVERSAMPLING_TAPS, OVERSAMPLING_PASSBAND),
             dc_in: 0.0,
             dc_out: 0.0,
@@ -708,10 +708,7 @@ impl Saturation {
             let inputs = [&left[start..start + m], &right[start..start + m]];
             for ((path, x), d) in paths.iter_mut().zip(inputs).zip(&mut sc.distortion) {
                 let hi = &mut sc.hi[..factor * m];
-                for (to, &from) in sc.input.iter_mut().zip(x) {
-                    *to = from as f32;
-                }
-                path.up.process_block(&sc.input[..m], hi);
+                path.up.process_block(x, hi);
                 if fading {
                     // Rare (a character change): both curves, cross-faded.
                     let old = &mut sc.old[..factor * m];

@@ -75,7 +75,7 @@ impl Halfband {
 
 /// `y[n] = Σ_i c[i] · x[n + i]`, vectorised across outputs (each coefficient broadcast once
 /// into a run of consecutive outputs); with AVX2 + FMA, chosen at run time.
-fn fir(c: &[f32], x: &[f32], y: &mut [f32]) {
+pub(super) fn fir(c: &[f32], x: &[f32], y: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU supports the features the function is compiled for (checked above).
