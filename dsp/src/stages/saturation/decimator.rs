@@ -77,12 +77,26 @@ impl Halfband {
 /// into a run of consecutive outputs); with AVX2 + FMA, chosen at run time.
 pub(super) fn fir(c: &[f32], x: &[f32], y: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma")
+    {
+        // SAFETY: the CPU supports the features the function is compiled for (checked above).
+        unsafe { fir_avx512(c, x, y) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU supports the features the function is compiled for (checked above).
         unsafe { fir_avx2_fma(c, x, y) };
         return;
     }
     fir_kernel::<false>(c, x, y);
+}
+
+/// AVX-512: a run of outputs is two registers instead of four.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn fir_avx512(c: &[f32], x: &[f32], y: &mut [f32]) {
+    fir_kernel::<true>(c, x, y);
 }
 
 #[cfg(target_arch = "x86_64")]
