@@ -342,13 +342,12 @@ impl Smoothed {
 /// clears arrays on the stack. Per frame of the chunk unless noted.
 #[derive(Debug, Clone)]
 struct Scratch {
-    /// The drive and its inverse per oversampled sample (only while the drive moves).
-    drive: [f32; MAX_FACTOR * CHUNK],
-    inv_drive: [f32; MAX_FACTOR * CHUNK],
-    /// One channel's oversampled signal, and its copy for the previous character's curve
-    /// during a cross-fade.
-    hi: [f32; MAX_FACTOR * CHUNK],
-    old: [f32; MAX_FACTOR * CHUNK],
+    /// The drive and its inverse per oversampled sample pair (only while the drive moves).
+    drive: [f32; MAX_FACTOR / 2 * CHUNK],
+    inv_drive: [f32; MAX_FACTOR / 2 * CHUNK],
+    /// During a cross-fade: the oversampled signal's two planes (see the chunk loop) for the
+    /// previous character's curve.
+    old: [[f32; MAX_FACTOR / 2 * CHUNK]; 2],
     engage: [f64; CHUNK],
     /// Tape HF loss amount.
     loss: [f64; CHUNK],
@@ -367,10 +366,9 @@ struct Scratch {
 impl Default for Scratch {
     fn default() -> Self {
         Self {
-            drive: [0.0; MAX_FACTOR * CHUNK],
-            inv_drive: [0.0; MAX_FACTOR * CHUNK],
-            hi: [0.0; MAX_FACTOR * CHUNK],
-            old: [0.0; MAX_FACTOR * CHUNK],
+            drive: [0.0; MAX_FACTOR / 2 * CHUNK],
+            inv_drive: [0.0; MAX_FACTOR / 2 * CHUNK],
+            old: [[0.0; MAX_FACTOR / 2 * CHUNK]; 2],
             engage: [0.0; CHUNK],
             loss: [0.0; CHUNK],
             mix: [0.0; CHUNK],
@@ -645,6 +643,8 @@ impl Saturation {
         );
 
         let factor = self.active.factor();
+        // Oversampled samples per frame in each plane.
+        let half = factor / 2;
         let tube_offset = TUBE_BIAS.tanh();
         let tube = (
             tube_offset as f32,
@@ -682,8 +682,8 @@ impl Saturation {
             } else {
                 for k in 0..m {
                     let g = self.drive.next(coef);
-                    sc.drive[k * factor..(k + 1) * factor].fill(g as f32);
-                    sc.inv_drive[k * factor..(k + 1) * factor].fill((1.0 / g) as f32);
+                    sc.drive[k * half..(k + 1) * half].fill(g as f32);
+                    sc.inv_drive[k * half..(k + 1) * half].fill((1.0 / g) as f32);
                     let engage = self.engage.next(coef);
                     sc.engage[k] = engage;
                     sc.mix[k] = self.mix.next(coef);
@@ -700,34 +700,41 @@ impl Saturation {
                     self.fade = (self.fade + self.fade_step).min(1.0);
                 }
                 Drive::PerSample {
-                    drive: &sc.drive[..factor * m],
-                    inv: &sc.inv_drive[..factor * m],
+                    drive: &sc.drive[..half * m],
+                    inv: &sc.inv_drive[..half * m],
                 }
             };
-            // The distortion of both channels, at the base rate.
+            // The distortion of both channels, at the base rate. The shaper is pointwise, so
+            // the oversampled signal stays split in two planes (the first and the second
+            // samples of consecutive pairs) from the interpolator's last stage, through the
+            // shaper, into the decimator's first stage, which wants them so: no interleaving.
             let inputs = [&left[start..start + m], &right[start..start + m]];
             for ((path, x), d) in paths.iter_mut().zip(inputs).zip(&mut sc.distortion) {
-                let hi = &mut sc.hi[..factor * m];
-                path.up.process_block(x, hi);
+                let (even, odd) = path.down.planes(m);
+                path.up.process_block_planar(x, even, odd);
                 if fading {
                     // Rare (a character change): both curves, cross-faded.
-                    let old = &mut sc.old[..factor * m];
-                    old.copy_from_slice(hi);
-                    distort(self.character, hi, drive, tube);
-                    distort(self.previous, old, drive, tube);
-                    for ((frame, old), &f) in hi
-                        .chunks_exact_mut(factor)
-                        .zip(old.chunks_exact(factor))
-                        .zip(&sc.fade[..m])
-                    {
-                        for (new, &old) in frame.iter_mut().zip(old) {
-                            *new = old + f as f32 * (*new - old);
+                    let [old_even, old_odd] = &mut sc.old;
+                    for (plane, old) in [(even, old_even), (odd, old_odd)] {
+                        let old = &mut old[..half * m];
+                        old.copy_from_slice(plane);
+                        distort(self.character, plane, drive, tube);
+                        distort(self.previous, old, drive, tube);
+                        for ((frame, old), &f) in plane
+                            .chunks_exact_mut(half)
+                            .zip(old.chunks_exact(half))
+                            .zip(&sc.fade[..m])
+                        {
+                            for (new, &old) in frame.iter_mut().zip(old) {
+                                *new = old + f as f32 * (*new - old);
+                            }
                         }
                     }
                 } else {
-                    distort(self.character, hi, drive, tube);
+                    distort(self.character, even, drive, tube);
+                    distort(self.character, odd, drive, tube);
                 }
-                path.down.process_block(hi, &mut d[..m]);
+                path.down.process_planes(&mut d[..m]);
             }
             // The recursions, both channels in step (side by side, so the two lanes of one
             // SSE2 register): DC blocker, tape loss, the auto gain's followers.

@@ -45,20 +45,35 @@ impl Halfband {
         self.coeffs.len() / 2 - 1
     }
 
+    /// Where the next `n` pairs go: their first samples, and their second samples.
+    #[inline(always)]
+    fn planes(&mut self, n: usize) -> (&mut [f32], &mut [f32]) {
+        let t = self.coeffs.len();
+        let (h_second, h_first) = (t - 1, t / 2 - 1);
+        (
+            &mut self.first[h_first..h_first + n],
+            &mut self.second[h_second..h_second + n],
+        )
+    }
+
     /// Decimate `2 · out.len()` samples of `input` (oldest first) into `out`.
     #[inline(always)]
     fn process(&mut self, input: &[f32], out: &mut [f32]) {
         let n = out.len();
-        let t = self.coeffs.len();
-        let (h_second, h_first) = (t - 1, t / 2 - 1);
-        for ((pair, s), f) in input[..2 * n]
-            .chunks_exact(2)
-            .zip(&mut self.second[h_second..h_second + n])
-            .zip(&mut self.first[h_first..h_first + n])
-        {
+        let (first, second) = self.planes(n);
+        for ((pair, s), f) in input[..2 * n].chunks_exact(2).zip(second).zip(first) {
             *f = pair[0];
             *s = pair[1];
         }
+        self.filter(out);
+    }
+
+    /// Decimate the `out.len()` pairs written into [`Halfband::planes`] into `out`.
+    #[inline(always)]
+    fn filter(&mut self, out: &mut [f32]) {
+        let n = out.len();
+        let t = self.coeffs.len();
+        let (h_second, h_first) = (t - 1, t / 2 - 1);
         fir(&self.coeffs, &self.second[..h_second + n], out);
         for (y, &f) in out.iter_mut().zip(&self.first[..n]) {
             *y += self.centre * f;
@@ -200,19 +215,31 @@ impl Decimator {
         self.last.reset();
     }
 
-    /// Push `factor · out.len()` high-rate samples (oldest first, `out.len() <= 64`); write
-    /// `out.len()` base-rate samples.
+    /// Where the next `factor · n / 2` high-rate sample pairs go, split into the pairs' first
+    /// samples and their second samples (for a caller that produces them so, and shapes them
+    /// in place: no interleaving); then [`Decimator::process_planes`].
     #[inline(always)]
-    pub(super) fn process_block(&mut self, input: &[f32], out: &mut [f32]) {
+    pub(super) fn planes(&mut self, n: usize) -> (&mut [f32], &mut [f32]) {
+        assert!(n <= MAX_CHUNK);
+        let pairs = self.factor / 2 * n;
+        match &mut self.early {
+            Some((early, _)) => early.planes(pairs),
+            None => self.last.planes(pairs),
+        }
+    }
+
+    /// Decimate the samples written into [`Decimator::planes`] into `out` (`out.len() = n`).
+    #[inline(always)]
+    pub(super) fn process_planes(&mut self, out: &mut [f32]) {
         let n = out.len();
-        assert!(n <= MAX_CHUNK && input.len() >= self.factor * n);
+        assert!(n <= MAX_CHUNK);
         match &mut self.early {
             Some((early, between)) => {
                 let between = &mut between[..2 * n];
-                early.process(&input[..4 * n], between);
+                early.filter(between);
                 self.last.process(between, out);
             }
-            None => self.last.process(&input[..2 * n], out),
+            None => self.last.filter(out),
         }
     }
 }
@@ -244,7 +271,12 @@ mod tests {
                 let input32: Vec<f32> = input.iter().map(|&v| v as f32).collect();
                 let mut y = vec![0.0f32; len];
                 let mut y_ref = vec![0.0f64; len];
-                ours.process_block(&input32, &mut y);
+                let (first, second) = ours.planes(len);
+                for ((pair, f), s) in input32.chunks_exact(2).zip(first).zip(second) {
+                    *f = pair[0];
+                    *s = pair[1];
+                }
+                ours.process_planes(&mut y);
                 reference.process_block(&input, &mut y_ref);
                 for (&a, &b) in y.iter().zip(&y_ref) {
                     worst = worst.max((a as f64 - b).abs());

@@ -64,6 +64,16 @@ impl Halfband {
         self.input.copy_within(n..n + t - 1, 0);
     }
 
+    /// [`Halfband::process`] with the outputs split: `even[..n]` gets the samples `2k`,
+    /// `odd[..n]` the samples `2k + 1`.
+    #[inline(always)]
+    fn process_planar(&mut self, n: usize, even: &mut [f32], odd: &mut [f32]) {
+        let t = self.coeffs.len();
+        fir(&self.coeffs, &self.input[..t - 1 + n], &mut odd[..n]);
+        even[..n].copy_from_slice(&self.input[t / 2 - 1..t / 2 - 1 + n]);
+        self.input.copy_within(n..n + t - 1, 0);
+    }
+
     fn reset(&mut self) {
         self.input.fill(0.0);
     }
@@ -119,10 +129,16 @@ impl Interpolator {
         }
     }
 
-    /// Push `input` (at most 64 samples); write `factor` high-rate samples per input sample,
-    /// oldest first, into `out`.
+    /// Push `input` (at most 64 samples). Of the `factor` high-rate samples per input sample,
+    /// taken in pairs of consecutive samples, `even` gets the pairs' first samples and `odd`
+    /// their second (`factor / 2` of each per input sample, oldest first).
     #[inline(always)]
-    pub(super) fn process_block(&mut self, input: &[f64], out: &mut [f32]) {
+    pub(super) fn process_block_planar(
+        &mut self,
+        input: &[f64],
+        even: &mut [f32],
+        odd: &mut [f32],
+    ) {
         let n = input.len();
         assert!(n <= MAX_CHUNK);
         for (to, &x) in self.first.chunk(n).iter_mut().zip(input) {
@@ -131,9 +147,9 @@ impl Interpolator {
         match &mut self.second {
             Some(second) => {
                 self.first.process(n, second.chunk(2 * n));
-                second.process(2 * n, &mut out[..4 * n]);
+                second.process_planar(2 * n, even, odd);
             }
-            None => self.first.process(n, &mut out[..2 * n]),
+            None => self.first.process_planar(n, even, odd),
         }
     }
 }
@@ -164,7 +180,13 @@ mod tests {
                     .collect();
                 let mut y = vec![0.0f32; factor * len];
                 let mut y_ref = vec![0.0f64; factor * len];
-                ours.process_block(&input, &mut y);
+                let mut even = vec![0.0f32; factor / 2 * len];
+                let mut odd = vec![0.0f32; factor / 2 * len];
+                ours.process_block_planar(&input, &mut even, &mut odd);
+                for ((pair, &e), &o) in y.chunks_exact_mut(2).zip(&even).zip(&odd) {
+                    pair[0] = e;
+                    pair[1] = o;
+                }
                 reference.process_block(&input, &mut y_ref);
                 for (&a, &b) in y.iter().zip(&y_ref) {
                     worst = worst.max((a as f64 - b).abs());
