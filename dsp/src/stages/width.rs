@@ -220,9 +220,13 @@ impl Width {
         }
         let target = if self.mono_bass { 1.0 } else { 0.0 };
         let c = self.mono_bass_coefs;
+        // The split in block form into the band buffers (free here: the per-band path, which
+        // also uses them, runs afterwards).
+        let (lo, hi) = self.band_buf.split_at_mut(1);
+        let (lo, hi) = (&mut lo[0][..n], &mut hi[0][..n]);
+        self.mono_bass_split.process(&c, &self.ms[..n], lo, hi);
         let mut mix = self.mono_bass_mix;
-        for v in &mut self.ms[..n] {
-            let (lo, hi) = self.mono_bass_split.tick(&c, *v);
+        for ((v, lo), hi) in self.ms[..n].iter_mut().zip(lo.iter()).zip(hi.iter()) {
             // Mid: the allpass; side: only above the split.
             let wet = [lo[0] + hi[0], hi[1]];
             if mix != target {
