@@ -240,25 +240,28 @@ impl BandCompressor {
         self.active == 0.0 && self.active_target == 0.0 && self.audible == self.audible_target
     }
 
-    /// Compress `band` and add it into `sum` (same length).
-    pub fn process(&mut self, band: &[Lanes], sum: &mut [Lanes]) {
-        let mut start = 0;
-        while start < band.len() {
-            let len = self.chunk.min(band.len() - start);
-            let x = &band[start..start + len];
-            let target = if self.idle() {
-                if self.reduction_db != [0.0; 2] {
-                    self.reduction_db = [0.0; 2];
-                    self.clear_detector();
-                }
-                [self.audible; 2]
-            } else {
-                self.control_tick(x)
-            };
-            apply_ramp(x, &mut sum[start..start + len], self.gain, target);
-            self.gain = target;
-            start += len;
-        }
+    /// Samples per control chunk.
+    pub fn chunk(&self) -> usize {
+        self.chunk
+    }
+
+    /// Run the control path over one chunk `x` of the band (at most [`BandCompressor::chunk`]
+    /// samples); returns the chunk's gain ramp `(from, step)`: sample `k` of the chunk takes
+    /// the gain `from + (k + 1) step`, reaching the new gain on its last sample.
+    pub fn control(&mut self, x: &[Lanes]) -> (Lanes, Lanes) {
+        let target = if self.idle() {
+            if self.reduction_db != [0.0; 2] {
+                self.reduction_db = [0.0; 2];
+                self.clear_detector();
+            }
+            [self.audible; 2]
+        } else {
+            self.control_tick(x)
+        };
+        let from = self.gain;
+        self.gain = target;
+        let inv = 1.0 / x.len().max(1) as f64;
+        (from, [(target[0] - from[0]) * inv, (target[1] - from[1]) * inv])
     }
 
     /// Run the detector and envelope over one chunk; returns the gain for its end.
@@ -294,20 +297,25 @@ impl BandCompressor {
         let old_len = self.ring_len[self.ring_pos];
         let level = match self.detector {
             Detector::Peak => {
-                // Two running maxima so consecutive samples do not wait on each other.
-                let mut acc = [[0.0f64; 2]; 2];
-                let pairs = x.chunks_exact(2);
-                for p in pairs.clone() {
-                    for k in 0..2 {
-                        acc[k][0] = acc[k][0].max(p[k][0].abs());
-                        acc[k][1] = acc[k][1].max(p[k][1].abs());
+                // Four running maxima over the values (lanes alternate), branch-free so the
+                // loop vectorises; the values are finite (sanitised input, stable filters), so
+                // a plain comparison is `max`.
+                let flat = x.as_flattened();
+                let mut acc = [0.0f64; 4];
+                let quads = flat.chunks_exact(4);
+                let rest = quads.remainder();
+                for q in quads {
+                    for j in 0..4 {
+                        let a = q[j].abs();
+                        acc[j] = if a > acc[j] { a } else { acc[j] };
                     }
                 }
-                for s in pairs.remainder() {
-                    acc[0][0] = acc[0][0].max(s[0].abs());
-                    acc[0][1] = acc[0][1].max(s[1].abs());
+                for (j, v) in rest.iter().enumerate() {
+                    let a = v.abs();
+                    acc[j] = if a > acc[j] { a } else { acc[j] };
                 }
-                let peak = [acc[0][0].max(acc[1][0]), acc[0][1].max(acc[1][1])];
+                let pick = |a: f64, b: f64| if a > b { a } else { b };
+                let peak = [pick(acc[0], acc[2]), pick(acc[1], acc[3])];
                 self.ring[self.ring_pos] = peak;
                 for c in 0..2 {
                     if peak[c] >= self.held[c] {
@@ -366,33 +374,5 @@ fn move_towards(x: f64, target: f64, step: f64) -> f64 {
         (x + step).min(target)
     } else {
         (x - step).max(target)
-    }
-}
-
-/// `sum += x * gain`, the gain ramping linearly from `from` (exclusive) to `to` (reached on
-/// the last sample).
-#[inline]
-fn apply_ramp(x: &[Lanes], sum: &mut [Lanes], from: Lanes, to: Lanes) {
-    if from == to {
-        if to == [1.0; 2] {
-            for (s, v) in sum.iter_mut().zip(x) {
-                s[0] += v[0];
-                s[1] += v[1];
-            }
-        } else if to != [0.0; 2] {
-            for (s, v) in sum.iter_mut().zip(x) {
-                s[0] += v[0] * to[0];
-                s[1] += v[1] * to[1];
-            }
-        }
-        return;
-    }
-    let inv = 1.0 / x.len() as f64;
-    let step = [(to[0] - from[0]) * inv, (to[1] - from[1]) * inv];
-    // Each gain computed from its index, not accumulated: no serial chain between samples.
-    for (k, (s, v)) in sum.iter_mut().zip(x).enumerate() {
-        let t = (k + 1) as f64;
-        s[0] += v[0] * (from[0] + t * step[0]);
-        s[1] += v[1] * (from[1] + t * step[1]);
     }
 }
