@@ -27,6 +27,8 @@
 
 use crate::filters::crossover::{clamp_crossover, Crossover, Lr8Coefs, Lr8Split};
 use crate::stage::Stage;
+use crate::util::SAMPLE_LIMIT;
+#[cfg(doc)]
 use crate::util::sanitize;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -104,6 +106,25 @@ const MONO_BASS_GLIDE_MS: f64 = 30.0;
 #[inline]
 fn ramp_step(from: f64, to: f64, n: usize) -> f64 {
     (to - from) / n.max(1) as f64
+}
+
+/// `c^frac`, the coefficient of a partial chunk (the last one of an odd-sized block). Kept out
+/// of line: written inline, the compiler evaluates the power for every chunk, full or not.
+#[cold]
+#[inline(never)]
+fn partial_chunk_coef(c: f64, frac: f64) -> f64 {
+    c.powf(frac)
+}
+
+/// [`sanitize`] written branch-free (same result), so the input loop vectorises.
+#[inline(always)]
+fn clean_sample(x: f64) -> f64 {
+    let clamped = x.max(-SAMPLE_LIMIT).min(SAMPLE_LIMIT);
+    if x.abs() < f64::INFINITY {
+        clamped
+    } else {
+        0.0
+    }
 }
 
 /// A one-pole smoother advanced by whole chunks.
@@ -348,6 +369,26 @@ impl Stage for Width {
     }
 
     fn process(&mut self, left: &mut [f64], right: &mut [f64]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above).
+            unsafe { self.process_avx2(left, right) };
+            return;
+        }
+        self.process_impl(left, right);
+    }
+}
+
+impl Width {
+    /// [`Stage::process`] compiled for AVX2 (the same arithmetic, wider registers).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn process_avx2(&mut self, left: &mut [f64], right: &mut [f64]) {
+        self.process_impl(left, right);
+    }
+
+    #[inline(always)]
+    fn process_impl(&mut self, left: &mut [f64], right: &mut [f64]) {
         let n = left.len().min(right.len()).min(self.ms.len());
         if self.neutral() {
             // Untouched audio; the meters still follow it.
@@ -364,7 +405,7 @@ impl Stage for Width {
             return;
         }
         for i in 0..n {
-            let (l, r) = (sanitize(left[i]), sanitize(right[i]));
+            let (l, r) = (clean_sample(left[i]), clean_sample(right[i]));
             self.ms[i] = [0.5 * (l + r), 0.5 * (l - r)];
         }
         if self.mono_bass || self.mono_bass_mix > 0.0 {
@@ -377,16 +418,24 @@ impl Stage for Width {
         while start < n {
             let len = CHUNK.min(n - start);
             let frac = len as f64 / CHUNK as f64;
-            let coef = |c: f64| if len == CHUNK { c } else { c.powf(frac) };
+            let coef = |c: f64| if len == CHUNK { c } else { partial_chunk_coef(c, frac) };
             let width_to = smooth(self.width_now, self.width, coef(self.param_coef));
             let balance_to = smooth(self.balance_now, self.balance, coef(self.param_coef));
             let chunk = &mut self.ms[start..start + len];
-            // Energies of this chunk's output mid and would-be side (at the new width).
-            let (mut em, mut es) = (0.0, 0.0);
-            for v in chunk.iter() {
-                em += v[0] * v[0];
-                es += v[1] * v[1];
+            // Energies of this chunk's output mid and would-be side (at the new width); four
+            // partial sums (lanes alternate mid, side) so the loop vectorises.
+            let flat = chunk.as_flattened();
+            let mut e = [0.0; 4];
+            let quads = flat.chunks_exact(4);
+            for (j, v) in quads.remainder().iter().enumerate() {
+                e[j] += v * v;
             }
+            for q in quads {
+                for j in 0..4 {
+                    e[j] += q[j] * q[j];
+                }
+            }
+            let (em, mut es) = (e[0] + e[2], e[1] + e[3]);
             es *= width_to * width_to;
             let safety_to = if self.safety {
                 let w = coef(self.safety_window);
@@ -406,20 +455,32 @@ impl Stage for Width {
             let gains = |b: f64| [(1.0 - b).min(1.0), (1.0 + b).min(1.0)];
             let (bl_from, bl_to) = (gains(self.balance_now), gains(balance_to));
             let bl_step = [ramp_step(bl_from[0], bl_to[0], len), ramp_step(bl_from[1], bl_to[1], len)];
-            let (mut g, mut bl) = (g_from, bl_from);
-            let mut acc = [0.0; 3];
-            for (i, v) in chunk.iter().enumerate() {
-                g += g_step;
-                bl[0] += bl_step[0];
-                bl[1] += bl_step[1];
-                let (m, s) = (v[0], g * v[1]);
-                acc[0] += m * m;
-                acc[1] += s * s;
-                acc[2] += m * s;
-                left[start + i] = bl[0] * (m + s);
-                right[start + i] = bl[1] * (m - s);
+            // Gains from the sample index (no serial chain between samples) and four partial
+            // meter sums, so the loop vectorises.
+            let (l, r) = (&mut left[start..start + len], &mut right[start..start + len]);
+            let mut acc = [[0.0; 4]; 3];
+            let mut frame = |k: usize, j: usize, acc: &mut [[f64; 4]; 3]| {
+                let t = (k + 1) as f64;
+                let g = g_from + t * g_step;
+                let (b0, b1) = (bl_from[0] + t * bl_step[0], bl_from[1] + t * bl_step[1]);
+                let (m, s) = (chunk[k][0], g * chunk[k][1]);
+                acc[0][j] += m * m;
+                acc[1][j] += s * s;
+                acc[2][j] += m * s;
+                l[k] = b0 * (m + s);
+                r[k] = b1 * (m - s);
+            };
+            let quads = len / 4;
+            for q in 0..quads {
+                for j in 0..4 {
+                    frame(4 * q + j, j, &mut acc);
+                }
             }
-            self.meter_chunk(acc[0], acc[1], acc[2]);
+            for k in 4 * quads..len {
+                frame(k, 0, &mut acc);
+            }
+            let sum = |a: [f64; 4]| (a[0] + a[1]) + (a[2] + a[3]);
+            self.meter_chunk(sum(acc[0]), sum(acc[1]), sum(acc[2]));
             self.width_now = width_to;
             self.balance_now = balance_to;
             self.safety_gain = safety_to;
