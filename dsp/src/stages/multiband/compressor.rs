@@ -86,6 +86,26 @@ struct Params {
     release_coef: f64,
     attack_ms: f64,
     release_ms: f64,
+    /// `1 - 1/ratio` and `slope / (2 knee)` (0 without a knee): the static curve without
+    /// divisions, for the control path.
+    slope: f64,
+    knee_curve: f64,
+}
+
+impl Params {
+    /// [`static_reduction_db`] with the divisions precomputed (equal up to rounding).
+    #[inline(always)]
+    fn reduction_db(&self, x_db: f64) -> f64 {
+        let over = x_db - self.threshold_db;
+        if 2.0 * over <= -self.knee_db {
+            0.0
+        } else if 2.0 * over >= self.knee_db {
+            self.slope * over
+        } else {
+            let d = over + 0.5 * self.knee_db;
+            d * d * self.knee_curve
+        }
+    }
 }
 
 /// One band's compressor over two lanes.
@@ -182,6 +202,8 @@ impl BandCompressor {
             release_coef: coef(release_ms),
             attack_ms,
             release_ms,
+            slope: 1.0 - 1.0 / ratio,
+            knee_curve: if knee_db > 0.0 { (1.0 - 1.0 / ratio) / (2.0 * knee_db) } else { 0.0 },
         }
     }
 
@@ -248,6 +270,7 @@ impl BandCompressor {
     /// Run the control path over one chunk `x` of the band (at most [`BandCompressor::chunk`]
     /// samples); returns the chunk's gain ramp `(from, step)`: sample `k` of the chunk takes
     /// the gain `from + (k + 1) step`, reaching the new gain on its last sample.
+    #[inline(always)]
     pub fn control(&mut self, x: &[Lanes]) -> (Lanes, Lanes) {
         let target = if self.idle() {
             if self.reduction_db != [0.0; 2] {
@@ -282,11 +305,11 @@ impl BandCompressor {
 
         let mut gain = [0.0; 2];
         for c in 0..2 {
-            let target = static_reduction_db(level_db[c], p.threshold_db, p.ratio, p.knee_db);
+            let target = p.reduction_db(level_db[c]);
             let coef = if target > self.reduction_db[c] { attack } else { release };
             self.reduction_db[c] = target + coef * (self.reduction_db[c] - target);
             let gain_db = self.active * (self.makeup_db - self.reduction_db[c]);
-            gain[c] = self.audible * fast_exp2(gain_db / DB_PER_LOG2_AMPLITUDE);
+            gain[c] = self.audible * fast_exp2(gain_db * (1.0 / DB_PER_LOG2_AMPLITUDE));
         }
         gain
     }
@@ -317,13 +340,25 @@ impl BandCompressor {
                 let pick = |a: f64, b: f64| if a > b { a } else { b };
                 let peak = [pick(acc[0], acc[2]), pick(acc[1], acc[3])];
                 self.ring[self.ring_pos] = peak;
+                let mut rescan = false;
                 for c in 0..2 {
                     if peak[c] >= self.held[c] {
                         self.held[c] = peak[c];
                     } else if old[c] >= self.held[c] {
-                        // The maximum just left the window: rescan (rare on real signals).
-                        self.held[c] = self.ring[..self.ring_used].iter().fold(0.0, |m, v| m.max(v[c]));
+                        rescan = true;
                     }
+                }
+                if rescan {
+                    // A maximum just left the window (every chunk while a low tone's peaks
+                    // fall): rescan both lanes at once, branch-free. A lane whose maximum did
+                    // not leave reads the same value again.
+                    let mut m = [0.0f64; 2];
+                    for v in &self.ring[..self.ring_used] {
+                        for c in 0..2 {
+                            m[c] = if v[c] > m[c] { v[c] } else { m[c] };
+                        }
+                    }
+                    self.held = m;
                 }
                 self.held
             }

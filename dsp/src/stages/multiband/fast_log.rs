@@ -40,7 +40,10 @@ pub fn fast_log2(x: f64) -> f64 {
 #[inline(always)]
 pub fn fast_exp2(y: f64) -> f64 {
     let y = if y >= -EXP2_LIMIT { y.min(EXP2_LIMIT) } else { -EXP2_LIMIT };
-    let i = y.round();
+    // Round to an integer by the 1.5 * 2^52 trick (`round` is a library call on baseline
+    // x86-64, which has no rounding instruction); ties may go either way, both keep |f| <= 0.5.
+    const ROUND: f64 = 6_755_399_441_055_744.0;
+    let i = (y + ROUND) - ROUND;
     let z = (y - i) * std::f64::consts::LN_2;
     let p = 1.0
         + z * (1.0
