@@ -230,6 +230,7 @@ impl Width {
     }
 
     /// Run the mono-bass path over `ms[..n]` in place, faded by its mix.
+    #[inline(always)]
     fn mono_bass_path(&mut self, n: usize) {
         let target_hz = self.mono_bass_split_hz;
         if self.mono_bass_hz_now != target_hz {
@@ -247,6 +248,13 @@ impl Width {
         let (lo, hi) = (&mut lo[0][..n], &mut hi[0][..n]);
         self.mono_bass_split.process(&c, &self.ms[..n], lo, hi);
         let mut mix = self.mono_bass_mix;
+        if mix == 1.0 && target == 1.0 {
+            // Fully on: the wet signal as it is (a loop that vectorises).
+            for ((v, lo), hi) in self.ms[..n].iter_mut().zip(lo.iter()).zip(hi.iter()) {
+                *v = [lo[0] + hi[0], hi[1]];
+            }
+            return;
+        }
         for ((v, lo), hi) in self.ms[..n].iter_mut().zip(lo.iter()).zip(hi.iter()) {
             // Mid: the allpass; side: only above the split.
             let wet = [lo[0] + hi[0], hi[1]];
@@ -404,9 +412,9 @@ impl Width {
             }
             return;
         }
-        for i in 0..n {
-            let (l, r) = (clean_sample(left[i]), clean_sample(right[i]));
-            self.ms[i] = [0.5 * (l + r), 0.5 * (l - r)];
+        for ((v, &l), &r) in self.ms[..n].iter_mut().zip(&left[..n]).zip(&right[..n]) {
+            let (l, r) = (clean_sample(l), clean_sample(r));
+            *v = [0.5 * (l + r), 0.5 * (l - r)];
         }
         if self.mono_bass || self.mono_bass_mix > 0.0 {
             self.mono_bass_path(n);
@@ -471,13 +479,26 @@ impl Width {
                 r[k] = b1 * (m - s);
             };
             let quads = len / 4;
-            for q in 0..quads {
-                for j in 0..4 {
-                    frame(4 * q + j, j, &mut acc);
-                }
-            }
             for k in 4 * quads..len {
                 frame(k, 0, &mut acc);
+            }
+            // Whole groups of four frames as four-lane arrays (the same arithmetic as
+            // `frame`), so that they fill vector registers.
+            let (l4, r4) = (&mut left[start..start + 4 * quads], &mut right[start..start + 4 * quads]);
+            for (q, ((lo, ro), v)) in l4.chunks_exact_mut(4).zip(r4.chunks_exact_mut(4)).zip(chunk.chunks_exact(4)).enumerate()
+            {
+                let tq = (4 * q) as f64;
+                let t = [tq + 1.0, tq + 2.0, tq + 3.0, tq + 4.0];
+                for j in 0..4 {
+                    let g = g_from + t[j] * g_step;
+                    let (b0, b1) = (bl_from[0] + t[j] * bl_step[0], bl_from[1] + t[j] * bl_step[1]);
+                    let (m, s) = (v[j][0], g * v[j][1]);
+                    acc[0][j] += m * m;
+                    acc[1][j] += s * s;
+                    acc[2][j] += m * s;
+                    lo[j] = b0 * (m + s);
+                    ro[j] = b1 * (m - s);
+                }
             }
             let sum = |a: [f64; 4]| (a[0] + a[1]) + (a[2] + a[3]);
             self.meter_chunk(sum(acc[0]), sum(acc[1]), sum(acc[2]));
