@@ -228,43 +228,48 @@ impl Multiband {
             for b in 0..BANDS {
                 (from[b], step[b]) = self.comps[b].control(&self.band_buf[b][start..start + len]);
             }
-            let bands: [&[f64]; BANDS] =
-                std::array::from_fn(|b| self.band_buf[b][start..start + len].as_flattened());
+            let bands: [&[[f64; 2]]; BANDS] = std::array::from_fn(|b| &self.band_buf[b][start..start + len]);
             let (l, r) = (&mut left[start..start + len], &mut right[start..start + len]);
-            // Two frames (four values) at a time, so the gains and sums fill vector registers.
-            let from4: [[f64; 4]; BANDS] = std::array::from_fn(|b| [from[b][0], from[b][1], from[b][0], from[b][1]]);
-            let step4: [[f64; 4]; BANDS] = std::array::from_fn(|b| [step[b][0], step[b][1], step[b][0], step[b][1]]);
-            let pairs = len / 2;
-            for q in 0..pairs {
-                let t0 = (2 * q + 1) as f64;
-                let t = [t0, t0, t0 + 1.0, t0 + 1.0];
-                let mut acc = [0.0; 4];
-                for b in 0..BANDS {
-                    let v: &[f64; 4] = bands[b][4 * q..4 * q + 4].try_into().unwrap();
-                    for i in 0..4 {
-                        acc[i] += v[i] * (from4[b][i] + t[i] * step4[b][i]);
-                    }
-                }
-                let (k0, k1) = (2 * q, 2 * q + 1);
-                if MID_SIDE {
-                    (l[k0], r[k0], l[k1], r[k1]) = (acc[0] + acc[1], acc[0] - acc[1], acc[2] + acc[3], acc[2] - acc[3]);
-                } else {
-                    (l[k0], r[k0], l[k1], r[k1]) = (acc[0], acc[1], acc[2], acc[3]);
-                }
-            }
-            if len % 2 == 1 {
-                let k = len - 1;
-                let t = len as f64;
+            // Sample `k` of the band with its gain ramp, summed over the bands and decoded.
+            let frame = |k: usize| {
+                let t = (k + 1) as f64;
                 let mut acc = [0.0; 2];
                 for b in 0..BANDS {
                     for c in 0..2 {
-                        acc[c] += bands[b][2 * k + c] * (from[b][c] + t * step[b][c]);
+                        acc[c] += bands[b][k][c] * (from[b][c] + t * step[b][c]);
                     }
                 }
                 if MID_SIDE {
-                    (l[k], r[k]) = (acc[0] + acc[1], acc[0] - acc[1]);
+                    (acc[0] + acc[1], acc[0] - acc[1])
                 } else {
-                    (l[k], r[k]) = (acc[0], acc[1]);
+                    (acc[0], acc[1])
+                }
+            };
+            let quads = len / 4;
+            for k in 4 * quads..len {
+                (l[k], r[k]) = frame(k);
+            }
+            // Whole groups of four frames as four-lane arrays (the same arithmetic as
+            // `frame`), so that gains, sums and the output fill vector registers.
+            for q in 0..quads {
+                let tq = (4 * q) as f64;
+                let t = [tq + 1.0, tq + 2.0, tq + 3.0, tq + 4.0];
+                let mut acc = [[0.0; 4]; 2];
+                for b in 0..BANDS {
+                    let v: &[[f64; 2]; 4] = bands[b][4 * q..4 * q + 4].try_into().unwrap();
+                    for c in 0..2 {
+                        for j in 0..4 {
+                            acc[c][j] += v[j][c] * (from[b][c] + t[j] * step[b][c]);
+                        }
+                    }
+                }
+                let lo: &mut [f64; 4] = (&mut l[4 * q..4 * q + 4]).try_into().unwrap();
+                for j in 0..4 {
+                    lo[j] = if MID_SIDE { acc[0][j] + acc[1][j] } else { acc[0][j] };
+                }
+                let ro: &mut [f64; 4] = (&mut r[4 * q..4 * q + 4]).try_into().unwrap();
+                for j in 0..4 {
+                    ro[j] = if MID_SIDE { acc[0][j] - acc[1][j] } else { acc[1][j] };
                 }
             }
             start += len;
