@@ -218,10 +218,12 @@ impl<const S: usize, const M: usize> Block4<S, M> {
 /// Which implementation runs the filters (all compute the same filter, up to rounding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kernel {
-    /// Sample by sample: the definition (also runs the tails of runs shorter than a block).
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// Sample by sample: the definition (also runs the tails of runs shorter than a block),
+    /// and the choice without AVX2 + FMA: with two-lane SIMD the block form executes more
+    /// instructions than the per-sample recursions and ran about 1.6x slower.
     Reference,
-    /// Block form, baseline SIMD.
+    /// Block form, baseline SIMD (tested against the reference; not chosen, see above).
+    #[cfg_attr(not(test), allow(dead_code))]
     Portable,
     /// Block form with AVX2 + FMA (only chosen when the CPU has both).
     Avx2Fma,
@@ -501,7 +503,7 @@ impl<const N: usize> Lr8Split<N> {
     /// Split `input` into `low` and `high` (each at least as long): the same as [`Lr8Split::tick`]
     /// sample by sample, up to rounding, but in block form (see the module docs).
     pub fn process(&mut self, c: &Lr8Coefs, input: &[[f64; N]], low: &mut [[f64; N]], high: &mut [[f64; N]]) {
-        let kernel = if has_avx2_fma() { Kernel::Avx2Fma } else { Kernel::Portable };
+        let kernel = if has_avx2_fma() { Kernel::Avx2Fma } else { Kernel::Reference };
         self.process_with(c, input, low, high, kernel);
     }
 
@@ -736,7 +738,7 @@ impl<const N: usize> Crossover<N> {
 
     /// Split `input` into `out[0..bands]`, each at least `input.len()` long.
     pub fn process(&mut self, input: &[[f64; N]], out: &mut [Vec<[f64; N]>]) {
-        let kernel = if has_avx2_fma() { Kernel::Avx2Fma } else { Kernel::Portable };
+        let kernel = if has_avx2_fma() { Kernel::Avx2Fma } else { Kernel::Reference };
         self.process_with(input, out, kernel);
     }
 
