@@ -288,6 +288,7 @@ impl BandCompressor {
     }
 
     /// Run the detector and envelope over one chunk; returns the gain for its end.
+    #[inline(always)]
     fn control_tick(&mut self, x: &[Lanes]) -> Lanes {
         let len = x.len();
         let Some(p) = self.params else { return [self.audible; 2] };
@@ -315,6 +316,7 @@ impl BandCompressor {
     }
 
     /// Push one chunk into the detector ring and return the linked level of each lane, dB.
+    #[inline(always)]
     fn detect(&mut self, x: &[Lanes]) -> Lanes {
         let old = self.ring[self.ring_pos];
         let old_len = self.ring_len[self.ring_pos];
