@@ -500,6 +500,74 @@ impl<const N: usize> Lr8Split<N> {
         (low, high)
     }
 
+    /// For each lane, the split's high band where `high_lane` is set and its allpass
+    /// (`low + high`) elsewhere, into `out`; `scratch` (as long as `input`) is working space.
+    /// The second Butterworth-4 low-pass only runs for the high lanes (the others' state of it
+    /// is left as it is: their allpass does not depend on it).
+    pub fn process_allpass_or_high(
+        &mut self,
+        c: &Lr8Coefs,
+        input: &[[f64; N]],
+        out: &mut [[f64; N]],
+        scratch: &mut [[f64; N]],
+        high_lane: [bool; N],
+    ) {
+        let n = input.len();
+        let blocks = if has_avx2_fma() { n / BLOCK * BLOCK } else { 0 };
+        #[cfg(target_arch = "x86_64")]
+        if blocks > 0 {
+            // SAFETY: `blocks > 0` only when the CPU has AVX2 and FMA.
+            unsafe {
+                self.blocks_select_avx2(c, &input[..blocks], &mut out[..blocks], &mut scratch[..blocks], high_lane)
+            };
+        }
+        let [c1, c2] = &c.sections;
+        for i in blocks..n {
+            let (lp_b, ap) = self.front(c1, c2, input[i]);
+            let low = self.back(c1, c2, lp_b);
+            out[i] = std::array::from_fn(|lane| if high_lane[lane] { ap[lane] - low[lane] } else { ap[lane] });
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn blocks_select_avx2(
+        &mut self,
+        c: &Lr8Coefs,
+        input: &[[f64; N]],
+        out: &mut [[f64; N]],
+        scratch: &mut [[f64; N]],
+        high_lane: [bool; N],
+    ) {
+        self.front_blocks::<true>(c, input, scratch, out);
+        let (lp, out) = (scratch.as_flattened(), out.as_flattened_mut());
+        let mut st: [[f64; 4]; N] =
+            std::array::from_fn(|i| [self.lp2[0].ic1[i], self.lp2[0].ic2[i], self.lp2[1].ic1[i], self.lp2[1].ic2[i]]);
+        for (lo, ap) in lp.chunks_exact(N * BLOCK).zip(out.chunks_exact_mut(N * BLOCK)) {
+            let mut y = [[0.0; BLOCK]; N];
+            for i in 0..N {
+                y[i] = ap[i * BLOCK..(i + 1) * BLOCK].try_into().unwrap();
+                if high_lane[i] {
+                    let x: &[f64; BLOCK] = lo[i * BLOCK..(i + 1) * BLOCK].try_into().unwrap();
+                    let [low] = c.back.step::<true>(&mut st[i], x);
+                    for t in 0..BLOCK {
+                        y[i][t] -= low[t];
+                    }
+                }
+            }
+            for (t, frame) in ap.chunks_exact_mut(N).enumerate() {
+                for i in 0..N {
+                    frame[i] = y[i][t];
+                }
+            }
+        }
+        for i in 0..N {
+            if high_lane[i] {
+                [self.lp2[0].ic1[i], self.lp2[0].ic2[i], self.lp2[1].ic1[i], self.lp2[1].ic2[i]] = st[i];
+            }
+        }
+    }
+
     /// Split `input` into `low` and `high` (each at least as long): the same as [`Lr8Split::tick`]
     /// sample by sample, up to rounding, but in block form (see the module docs).
     pub fn process(&mut self, c: &Lr8Coefs, input: &[[f64; N]], low: &mut [[f64; N]], high: &mut [[f64; N]]) {
@@ -538,15 +606,11 @@ impl<const N: usize> Lr8Split<N> {
         self.blocks::<true>(c, input, low, high);
     }
 
-    /// Whole blocks, in two passes (each with its own short recursion): the front half into
-    /// `low` (its low-pass) and `high` (its allpass) in block-planar layout, then the back
-    /// half in place on `low`, and finally `high = allpass - low` and both back into frames.
+    /// The front half over whole blocks: its low-pass into `lp` and its allpass into `ap`,
+    /// both block-planar (`[lane][time]` per block).
     #[inline(always)]
-    fn blocks<const F: bool>(&mut self, c: &Lr8Coefs, input: &[[f64; N]], low: &mut [[f64; N]], high: &mut [[f64; N]]) {
-        if input.is_empty() {
-            return;
-        }
-        let (input, low, high) = (input.as_flattened(), low.as_flattened_mut(), high.as_flattened_mut());
+    fn front_blocks<const F: bool>(&mut self, c: &Lr8Coefs, input: &[[f64; N]], lp: &mut [[f64; N]], ap: &mut [[f64; N]]) {
+        let (input, low, high) = (input.as_flattened(), lp.as_flattened_mut(), ap.as_flattened_mut());
         let mut st: [[f64; 6]; N] = std::array::from_fn(|i| {
             [
                 self.lp1[0].ic1[i],
@@ -577,6 +641,18 @@ impl<const N: usize> Lr8Split<N> {
                 self.ap2.ic2[i],
             ] = st[i];
         }
+    }
+
+    /// Whole blocks, in two passes (each with its own short recursion): the front half into
+    /// `low` (its low-pass) and `high` (its allpass) in block-planar layout, then the back
+    /// half in place on `low`, and finally `high = allpass - low` and both back into frames.
+    #[inline(always)]
+    fn blocks<const F: bool>(&mut self, c: &Lr8Coefs, input: &[[f64; N]], low: &mut [[f64; N]], high: &mut [[f64; N]]) {
+        if input.is_empty() {
+            return;
+        }
+        self.front_blocks::<F>(c, input, low, high);
+        let (low, high) = (low.as_flattened_mut(), high.as_flattened_mut());
         let mut st: [[f64; 4]; N] =
             std::array::from_fn(|i| [self.lp2[0].ic1[i], self.lp2[0].ic2[i], self.lp2[1].ic1[i], self.lp2[1].ic2[i]]);
         for (lo, hi) in low.chunks_exact_mut(N * BLOCK).zip(high.chunks_exact_mut(N * BLOCK)) {
@@ -990,6 +1066,30 @@ mod tests {
                     pos += len;
                 }
             }
+        }
+    }
+
+    /// The allpass-or-high form equals `low + high` / `high` of the definition within 1e-12.
+    #[test]
+    fn lr8_allpass_or_high_matches_the_reference() {
+        let mut a = Lr8Split::<2>::default();
+        let mut b = a;
+        let input = noise(6000, 5);
+        let (mut out, mut scratch) = (vec![[0.0; 2]; 700], vec![[0.0; 2]; 700]);
+        let mut pos = 0;
+        for (k, &len) in [513, 1, 2, 3, 700, 64, 5, 511, 4, 700].iter().cycle().enumerate() {
+            if pos + len > input.len() {
+                break;
+            }
+            let c = Lr8Coefs::new(52.0 * (1.0 + k as f64 * 0.1), 48000.0);
+            let x = &input[pos..pos + len];
+            b.process_allpass_or_high(&c, x, &mut out, &mut scratch, [false, true]);
+            for i in 0..len {
+                let (lo, hi) = a.tick(&c, x[i]);
+                let d = (lo[0] + hi[0] - out[i][0]).abs().max((hi[1] - out[i][1]).abs());
+                assert!(d < 1e-12, "{d}");
+            }
+            pos += len;
         }
     }
 }

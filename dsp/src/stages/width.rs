@@ -244,20 +244,17 @@ impl Width {
         let c = self.mono_bass_coefs;
         // The split in block form into the band buffers (free here: the per-band path, which
         // also uses them, runs afterwards).
-        let (lo, hi) = self.band_buf.split_at_mut(1);
-        let (lo, hi) = (&mut lo[0][..n], &mut hi[0][..n]);
-        self.mono_bass_split.process(&c, &self.ms[..n], lo, hi);
+        // Mid: the allpass; side: only above the split.
+        let (wet, scratch) = self.band_buf.split_at_mut(1);
+        let (wet, scratch) = (&mut wet[0][..n], &mut scratch[0][..n]);
+        self.mono_bass_split.process_allpass_or_high(&c, &self.ms[..n], wet, scratch, [false, true]);
         let mut mix = self.mono_bass_mix;
         if mix == 1.0 && target == 1.0 {
-            // Fully on: the wet signal as it is (a loop that vectorises).
-            for ((v, lo), hi) in self.ms[..n].iter_mut().zip(lo.iter()).zip(hi.iter()) {
-                *v = [lo[0] + hi[0], hi[1]];
-            }
+            // Fully on: the wet signal as it is.
+            self.ms[..n].copy_from_slice(wet);
             return;
         }
-        for ((v, lo), hi) in self.ms[..n].iter_mut().zip(lo.iter()).zip(hi.iter()) {
-            // Mid: the allpass; side: only above the split.
-            let wet = [lo[0] + hi[0], hi[1]];
+        for (v, &wet) in self.ms[..n].iter_mut().zip(wet.iter()) {
             if mix != target {
                 mix = if target > mix { (mix + self.fade_step).min(1.0) } else { (mix - self.fade_step).max(0.0) };
             }
