@@ -27,7 +27,7 @@
 //! around that level keeps its loudness whatever the threshold and ratio, and the makeup is
 //! a fixed, predictable function of the settings (no slow level chasing that would pump).
 
-use super::fast_log::{fast_exp2, fast_log2};
+use super::fast_log::{fast_exp2, fast_exp2_x2, fast_log2_x2};
 use super::{CompBand, Detector};
 
 /// Longest hold window of the peak detector (a sliding maximum).
@@ -304,15 +304,15 @@ impl BandCompressor {
         self.active = move_towards(self.active, self.active_target, step);
         self.audible = move_towards(self.audible, self.audible_target, step);
 
-        let mut gain = [0.0; 2];
+        let mut gain_log2 = [0.0; 2];
         for c in 0..2 {
             let target = p.reduction_db(level_db[c]);
             let coef = if target > self.reduction_db[c] { attack } else { release };
             self.reduction_db[c] = target + coef * (self.reduction_db[c] - target);
             let gain_db = self.active * (self.makeup_db - self.reduction_db[c]);
-            gain[c] = self.audible * fast_exp2(gain_db * (1.0 / DB_PER_LOG2_AMPLITUDE));
+            gain_log2[c] = gain_db * (1.0 / DB_PER_LOG2_AMPLITUDE);
         }
-        gain
+        fast_exp2_x2(gain_log2).map(|g| self.audible * g)
     }
 
     /// Push one chunk into the detector ring and return the linked level of each lane, dB.
@@ -400,7 +400,7 @@ impl BandCompressor {
             Detector::Peak => DB_PER_LOG2_AMPLITUDE,
             Detector::Rms => DB_PER_LOG2_POWER,
         };
-        [per_log2 * fast_log2(linked[0]), per_log2 * fast_log2(linked[1])]
+        fast_log2_x2(linked).map(|l| per_log2 * l)
     }
 }
 
