@@ -27,6 +27,8 @@
 
 use crate::filters::crossover::{clamp_crossover, Crossover, Lr8Coefs, Lr8Split};
 use crate::stage::Stage;
+use crate::util::SAMPLE_LIMIT;
+#[cfg(doc)]
 use crate::util::sanitize;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -104,6 +106,25 @@ const MONO_BASS_GLIDE_MS: f64 = 30.0;
 #[inline]
 fn ramp_step(from: f64, to: f64, n: usize) -> f64 {
     (to - from) / n.max(1) as f64
+}
+
+/// `c^frac`, the coefficient of a partial chunk (the last one of an odd-sized block). Kept out
+/// of line: written inline, the compiler evaluates the power for every chunk, full or not.
+#[cold]
+#[inline(never)]
+fn partial_chunk_coef(c: f64, frac: f64) -> f64 {
+    c.powf(frac)
+}
+
+/// [`sanitize`] written branch-free (same result), so the input loop vectorises.
+#[inline(always)]
+fn clean_sample(x: f64) -> f64 {
+    let clamped = x.max(-SAMPLE_LIMIT).min(SAMPLE_LIMIT);
+    if x.abs() < f64::INFINITY {
+        clamped
+    } else {
+        0.0
+    }
 }
 
 /// A one-pole smoother advanced by whole chunks.
@@ -209,6 +230,7 @@ impl Width {
     }
 
     /// Run the mono-bass path over `ms[..n]` in place, faded by its mix.
+    #[inline(always)]
     fn mono_bass_path(&mut self, n: usize) {
         let target_hz = self.mono_bass_split_hz;
         if self.mono_bass_hz_now != target_hz {
@@ -220,11 +242,19 @@ impl Width {
         }
         let target = if self.mono_bass { 1.0 } else { 0.0 };
         let c = self.mono_bass_coefs;
+        // The split in block form into the band buffers (free here: the per-band path, which
+        // also uses them, runs afterwards).
+        // Mid: the allpass; side: only above the split.
+        let (wet, scratch) = self.band_buf.split_at_mut(1);
+        let (wet, scratch) = (&mut wet[0][..n], &mut scratch[0][..n]);
+        self.mono_bass_split.process_allpass_or_high(&c, &self.ms[..n], wet, scratch, [false, true]);
         let mut mix = self.mono_bass_mix;
-        for v in &mut self.ms[..n] {
-            let (lo, hi) = self.mono_bass_split.tick(&c, *v);
-            // Mid: the allpass; side: only above the split.
-            let wet = [lo[0] + hi[0], hi[1]];
+        if mix == 1.0 && target == 1.0 {
+            // Fully on: the wet signal as it is.
+            self.ms[..n].copy_from_slice(wet);
+            return;
+        }
+        for (v, &wet) in self.ms[..n].iter_mut().zip(wet.iter()) {
             if mix != target {
                 mix = if target > mix { (mix + self.fade_step).min(1.0) } else { (mix - self.fade_step).max(0.0) };
             }
@@ -344,6 +374,26 @@ impl Stage for Width {
     }
 
     fn process(&mut self, left: &mut [f64], right: &mut [f64]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above).
+            unsafe { self.process_avx2(left, right) };
+            return;
+        }
+        self.process_impl(left, right);
+    }
+}
+
+impl Width {
+    /// [`Stage::process`] compiled for AVX2 (the same arithmetic, wider registers).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn process_avx2(&mut self, left: &mut [f64], right: &mut [f64]) {
+        self.process_impl(left, right);
+    }
+
+    #[inline(always)]
+    fn process_impl(&mut self, left: &mut [f64], right: &mut [f64]) {
         let n = left.len().min(right.len()).min(self.ms.len());
         if self.neutral() {
             // Untouched audio; the meters still follow it.
@@ -359,9 +409,9 @@ impl Stage for Width {
             }
             return;
         }
-        for i in 0..n {
-            let (l, r) = (sanitize(left[i]), sanitize(right[i]));
-            self.ms[i] = [0.5 * (l + r), 0.5 * (l - r)];
+        for ((v, &l), &r) in self.ms[..n].iter_mut().zip(&left[..n]).zip(&right[..n]) {
+            let (l, r) = (clean_sample(l), clean_sample(r));
+            *v = [0.5 * (l + r), 0.5 * (l - r)];
         }
         if self.mono_bass || self.mono_bass_mix > 0.0 {
             self.mono_bass_path(n);
@@ -373,16 +423,24 @@ impl Stage for Width {
         while start < n {
             let len = CHUNK.min(n - start);
             let frac = len as f64 / CHUNK as f64;
-            let coef = |c: f64| if len == CHUNK { c } else { c.powf(frac) };
+            let coef = |c: f64| if len == CHUNK { c } else { partial_chunk_coef(c, frac) };
             let width_to = smooth(self.width_now, self.width, coef(self.param_coef));
             let balance_to = smooth(self.balance_now, self.balance, coef(self.param_coef));
             let chunk = &mut self.ms[start..start + len];
-            // Energies of this chunk's output mid and would-be side (at the new width).
-            let (mut em, mut es) = (0.0, 0.0);
-            for v in chunk.iter() {
-                em += v[0] * v[0];
-                es += v[1] * v[1];
+            // Energies of this chunk's output mid and would-be side (at the new width); four
+            // partial sums (lanes alternate mid, side) so the loop vectorises.
+            let flat = chunk.as_flattened();
+            let mut e = [0.0; 4];
+            let quads = flat.chunks_exact(4);
+            for (j, v) in quads.remainder().iter().enumerate() {
+                e[j] += v * v;
             }
+            for q in quads {
+                for j in 0..4 {
+                    e[j] += q[j] * q[j];
+                }
+            }
+            let (em, mut es) = (e[0] + e[2], e[1] + e[3]);
             es *= width_to * width_to;
             let safety_to = if self.safety {
                 let w = coef(self.safety_window);
@@ -402,20 +460,45 @@ impl Stage for Width {
             let gains = |b: f64| [(1.0 - b).min(1.0), (1.0 + b).min(1.0)];
             let (bl_from, bl_to) = (gains(self.balance_now), gains(balance_to));
             let bl_step = [ramp_step(bl_from[0], bl_to[0], len), ramp_step(bl_from[1], bl_to[1], len)];
-            let (mut g, mut bl) = (g_from, bl_from);
-            let mut acc = [0.0; 3];
-            for (i, v) in chunk.iter().enumerate() {
-                g += g_step;
-                bl[0] += bl_step[0];
-                bl[1] += bl_step[1];
-                let (m, s) = (v[0], g * v[1]);
-                acc[0] += m * m;
-                acc[1] += s * s;
-                acc[2] += m * s;
-                left[start + i] = bl[0] * (m + s);
-                right[start + i] = bl[1] * (m - s);
+            // Gains from the sample index (no serial chain between samples) and four partial
+            // meter sums, so the loop vectorises.
+            let (l, r) = (&mut left[start..start + len], &mut right[start..start + len]);
+            let mut acc = [[0.0; 4]; 3];
+            let mut frame = |k: usize, j: usize, acc: &mut [[f64; 4]; 3]| {
+                let t = (k + 1) as f64;
+                let g = g_from + t * g_step;
+                let (b0, b1) = (bl_from[0] + t * bl_step[0], bl_from[1] + t * bl_step[1]);
+                let (m, s) = (chunk[k][0], g * chunk[k][1]);
+                acc[0][j] += m * m;
+                acc[1][j] += s * s;
+                acc[2][j] += m * s;
+                l[k] = b0 * (m + s);
+                r[k] = b1 * (m - s);
+            };
+            let quads = len / 4;
+            for k in 4 * quads..len {
+                frame(k, 0, &mut acc);
             }
-            self.meter_chunk(acc[0], acc[1], acc[2]);
+            // Whole groups of four frames as four-lane arrays (the same arithmetic as
+            // `frame`), so that they fill vector registers.
+            let (l4, r4) = (&mut left[start..start + 4 * quads], &mut right[start..start + 4 * quads]);
+            for (q, ((lo, ro), v)) in l4.chunks_exact_mut(4).zip(r4.chunks_exact_mut(4)).zip(chunk.chunks_exact(4)).enumerate()
+            {
+                let tq = (4 * q) as f64;
+                let t = [tq + 1.0, tq + 2.0, tq + 3.0, tq + 4.0];
+                for j in 0..4 {
+                    let g = g_from + t[j] * g_step;
+                    let (b0, b1) = (bl_from[0] + t[j] * bl_step[0], bl_from[1] + t[j] * bl_step[1]);
+                    let (m, s) = (v[j][0], g * v[j][1]);
+                    acc[0][j] += m * m;
+                    acc[1][j] += s * s;
+                    acc[2][j] += m * s;
+                    lo[j] = b0 * (m + s);
+                    ro[j] = b1 * (m - s);
+                }
+            }
+            let sum = |a: [f64; 4]| (a[0] + a[1]) + (a[2] + a[3]);
+            self.meter_chunk(sum(acc[0]), sum(acc[1]), sum(acc[2]));
             self.width_now = width_to;
             self.balance_now = balance_to;
             self.safety_gain = safety_to;

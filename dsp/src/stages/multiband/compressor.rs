@@ -27,7 +27,7 @@
 //! around that level keeps its loudness whatever the threshold and ratio, and the makeup is
 //! a fixed, predictable function of the settings (no slow level chasing that would pump).
 
-use super::fast_log::{fast_exp2, fast_log2};
+use super::fast_log::{fast_exp2, fast_exp2_x2, fast_log2_x2};
 use super::{CompBand, Detector};
 
 /// Longest hold window of the peak detector (a sliding maximum).
@@ -86,6 +86,26 @@ struct Params {
     release_coef: f64,
     attack_ms: f64,
     release_ms: f64,
+    /// `1 - 1/ratio` and `slope / (2 knee)` (0 without a knee): the static curve without
+    /// divisions, for the control path.
+    slope: f64,
+    knee_curve: f64,
+}
+
+impl Params {
+    /// [`static_reduction_db`] with the divisions precomputed (equal up to rounding).
+    #[inline(always)]
+    fn reduction_db(&self, x_db: f64) -> f64 {
+        let over = x_db - self.threshold_db;
+        if 2.0 * over <= -self.knee_db {
+            0.0
+        } else if 2.0 * over >= self.knee_db {
+            self.slope * over
+        } else {
+            let d = over + 0.5 * self.knee_db;
+            d * d * self.knee_curve
+        }
+    }
 }
 
 /// One band's compressor over two lanes.
@@ -182,6 +202,8 @@ impl BandCompressor {
             release_coef: coef(release_ms),
             attack_ms,
             release_ms,
+            slope: 1.0 - 1.0 / ratio,
+            knee_curve: if knee_db > 0.0 { (1.0 - 1.0 / ratio) / (2.0 * knee_db) } else { 0.0 },
         }
     }
 
@@ -240,28 +262,33 @@ impl BandCompressor {
         self.active == 0.0 && self.active_target == 0.0 && self.audible == self.audible_target
     }
 
-    /// Compress `band` and add it into `sum` (same length).
-    pub fn process(&mut self, band: &[Lanes], sum: &mut [Lanes]) {
-        let mut start = 0;
-        while start < band.len() {
-            let len = self.chunk.min(band.len() - start);
-            let x = &band[start..start + len];
-            let target = if self.idle() {
-                if self.reduction_db != [0.0; 2] {
-                    self.reduction_db = [0.0; 2];
-                    self.clear_detector();
-                }
-                [self.audible; 2]
-            } else {
-                self.control_tick(x)
-            };
-            apply_ramp(x, &mut sum[start..start + len], self.gain, target);
-            self.gain = target;
-            start += len;
-        }
+    /// Samples per control chunk.
+    pub fn chunk(&self) -> usize {
+        self.chunk
+    }
+
+    /// Run the control path over one chunk `x` of the band (at most [`BandCompressor::chunk`]
+    /// samples); returns the chunk's gain ramp `(from, step)`: sample `k` of the chunk takes
+    /// the gain `from + (k + 1) step`, reaching the new gain on its last sample.
+    #[inline(always)]
+    pub fn control(&mut self, x: &[Lanes]) -> (Lanes, Lanes) {
+        let target = if self.idle() {
+            if self.reduction_db != [0.0; 2] {
+                self.reduction_db = [0.0; 2];
+                self.clear_detector();
+            }
+            [self.audible; 2]
+        } else {
+            self.control_tick(x)
+        };
+        let from = self.gain;
+        self.gain = target;
+        let inv = 1.0 / x.len().max(1) as f64;
+        (from, [(target[0] - from[0]) * inv, (target[1] - from[1]) * inv])
     }
 
     /// Run the detector and envelope over one chunk; returns the gain for its end.
+    #[inline(always)]
     fn control_tick(&mut self, x: &[Lanes]) -> Lanes {
         let len = x.len();
         let Some(p) = self.params else { return [self.audible; 2] };
@@ -277,45 +304,63 @@ impl BandCompressor {
         self.active = move_towards(self.active, self.active_target, step);
         self.audible = move_towards(self.audible, self.audible_target, step);
 
-        let mut gain = [0.0; 2];
+        let mut gain_log2 = [0.0; 2];
         for c in 0..2 {
-            let target = static_reduction_db(level_db[c], p.threshold_db, p.ratio, p.knee_db);
+            let target = p.reduction_db(level_db[c]);
             let coef = if target > self.reduction_db[c] { attack } else { release };
             self.reduction_db[c] = target + coef * (self.reduction_db[c] - target);
             let gain_db = self.active * (self.makeup_db - self.reduction_db[c]);
-            gain[c] = self.audible * fast_exp2(gain_db / DB_PER_LOG2_AMPLITUDE);
+            gain_log2[c] = gain_db * (1.0 / DB_PER_LOG2_AMPLITUDE);
         }
-        gain
+        fast_exp2_x2(gain_log2).map(|g| self.audible * g)
     }
 
     /// Push one chunk into the detector ring and return the linked level of each lane, dB.
+    #[inline(always)]
     fn detect(&mut self, x: &[Lanes]) -> Lanes {
         let old = self.ring[self.ring_pos];
         let old_len = self.ring_len[self.ring_pos];
         let level = match self.detector {
             Detector::Peak => {
-                // Two running maxima so consecutive samples do not wait on each other.
-                let mut acc = [[0.0f64; 2]; 2];
-                let pairs = x.chunks_exact(2);
-                for p in pairs.clone() {
-                    for k in 0..2 {
-                        acc[k][0] = acc[k][0].max(p[k][0].abs());
-                        acc[k][1] = acc[k][1].max(p[k][1].abs());
+                // Four running maxima over the values (lanes alternate), branch-free so the
+                // loop vectorises; the values are finite (sanitised input, stable filters), so
+                // a plain comparison is `max`.
+                let flat = x.as_flattened();
+                let mut acc = [0.0f64; 4];
+                let quads = flat.chunks_exact(4);
+                let rest = quads.remainder();
+                for q in quads {
+                    for j in 0..4 {
+                        let a = q[j].abs();
+                        acc[j] = if a > acc[j] { a } else { acc[j] };
                     }
                 }
-                for s in pairs.remainder() {
-                    acc[0][0] = acc[0][0].max(s[0].abs());
-                    acc[0][1] = acc[0][1].max(s[1].abs());
+                for (j, v) in rest.iter().enumerate() {
+                    let a = v.abs();
+                    acc[j] = if a > acc[j] { a } else { acc[j] };
                 }
-                let peak = [acc[0][0].max(acc[1][0]), acc[0][1].max(acc[1][1])];
+                let pick = |a: f64, b: f64| if a > b { a } else { b };
+                let peak = [pick(acc[0], acc[2]), pick(acc[1], acc[3])];
                 self.ring[self.ring_pos] = peak;
+                let mut rescan = false;
                 for c in 0..2 {
                     if peak[c] >= self.held[c] {
                         self.held[c] = peak[c];
                     } else if old[c] >= self.held[c] {
-                        // The maximum just left the window: rescan (rare on real signals).
-                        self.held[c] = self.ring[..self.ring_used].iter().fold(0.0, |m, v| m.max(v[c]));
+                        rescan = true;
                     }
+                }
+                if rescan {
+                    // A maximum just left the window (every chunk while a low tone's peaks
+                    // fall): rescan both lanes at once, branch-free. A lane whose maximum did
+                    // not leave reads the same value again.
+                    let mut m = [0.0f64; 2];
+                    for v in &self.ring[..self.ring_used] {
+                        for c in 0..2 {
+                            m[c] = if v[c] > m[c] { v[c] } else { m[c] };
+                        }
+                    }
+                    self.held = m;
                 }
                 self.held
             }
@@ -355,7 +400,7 @@ impl BandCompressor {
             Detector::Peak => DB_PER_LOG2_AMPLITUDE,
             Detector::Rms => DB_PER_LOG2_POWER,
         };
-        [per_log2 * fast_log2(linked[0]), per_log2 * fast_log2(linked[1])]
+        fast_log2_x2(linked).map(|l| per_log2 * l)
     }
 }
 
@@ -366,33 +411,5 @@ fn move_towards(x: f64, target: f64, step: f64) -> f64 {
         (x + step).min(target)
     } else {
         (x - step).max(target)
-    }
-}
-
-/// `sum += x * gain`, the gain ramping linearly from `from` (exclusive) to `to` (reached on
-/// the last sample).
-#[inline]
-fn apply_ramp(x: &[Lanes], sum: &mut [Lanes], from: Lanes, to: Lanes) {
-    if from == to {
-        if to == [1.0; 2] {
-            for (s, v) in sum.iter_mut().zip(x) {
-                s[0] += v[0];
-                s[1] += v[1];
-            }
-        } else if to != [0.0; 2] {
-            for (s, v) in sum.iter_mut().zip(x) {
-                s[0] += v[0] * to[0];
-                s[1] += v[1] * to[1];
-            }
-        }
-        return;
-    }
-    let inv = 1.0 / x.len() as f64;
-    let step = [(to[0] - from[0]) * inv, (to[1] - from[1]) * inv];
-    // Each gain computed from its index, not accumulated: no serial chain between samples.
-    for (k, (s, v)) in sum.iter_mut().zip(x).enumerate() {
-        let t = (k + 1) as f64;
-        s[0] += v[0] * (from[0] + t * step[0]);
-        s[1] += v[1] * (from[1] + t * step[1]);
     }
 }
