@@ -365,17 +365,20 @@ mod wide {
         _mm512_permutexvar_pd(_mm512_setr_epi64(0, 4, 1, 5, 2, 6, 3, 7), _mm512_sub_pd(a, b))
     }
 
+    /// `v` put from block-planar order into frames when `frames`, else `v`.
+    #[inline(always)]
+    pub(super) unsafe fn to_frames_if(frames: bool, v: __m512d) -> __m512d {
+        if frames {
+            to_frames(v)
+        } else {
+            v
+        }
+    }
+
     /// `v` put from block-planar order into frames.
     #[inline(always)]
     pub(super) unsafe fn to_frames(v: __m512d) -> __m512d {
         _mm512_permutexvar_pd(_mm512_setr_epi64(0, 4, 1, 5, 2, 6, 3, 7), v)
-    }
-
-    /// Block-planar 8 values at `p` into frames (`[l0 r0 l1 r1 …]`), in place.
-    #[inline(always)]
-    pub(super) unsafe fn planar_to_frames(p: *mut f64) {
-        let v = _mm512_loadu_pd(p);
-        _mm512_storeu_pd(p, _mm512_permutexvar_pd(_mm512_setr_epi64(0, 4, 1, 5, 2, 6, 3, 7), v));
     }
 
     /// The state registers of two lanes' states `st`.
@@ -1236,7 +1239,8 @@ impl<const N: usize> Crossover<N> {
     }
 
     /// [`Crossover::run_blocks`] with both lanes of a block in one AVX-512 register (`N`
-    /// must be 2). The last pass puts the blocks back into frames with one permute each.
+    /// must be 2). The last pass over each band writes it back in frames (one permute per
+    /// block).
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     unsafe fn run_blocks_wide<const SPLITS: usize>(
@@ -1262,17 +1266,20 @@ impl<const N: usize> Crossover<N> {
             let (lower, upper) = out.split_at_mut(SPLITS);
             let low = &mut lower[s].as_flattened_mut()[base..base + len];
             let rest = &mut upper[0].as_flattened_mut()[base..base + len];
+            // The last split writes its bands in frames (its low band has no compensation
+            // allpass after it); the others stay block-planar for the passes after them.
+            let last = s == SPLITS - 1;
             if s == 0 {
                 for ((lo, hi), frames) in low.chunks_exact_mut(W).zip(rest.chunks_exact_mut(W)).zip(input.chunks_exact(W)) {
                     let [l, h] = sys.step(&mut st, &wide::inputs_interleaved(frames.as_ptr()));
-                    wide::store(lo.as_mut_ptr(), l);
-                    wide::store(hi.as_mut_ptr(), h);
+                    wide::store(lo.as_mut_ptr(), wide::to_frames_if(last, l));
+                    wide::store(hi.as_mut_ptr(), wide::to_frames_if(last, h));
                 }
             } else {
                 for (lo, hi) in low.chunks_exact_mut(W).zip(rest.chunks_exact_mut(W)) {
                     let [l, h] = sys.step(&mut st, &wide::inputs_planar(hi.as_ptr()));
-                    wide::store(lo.as_mut_ptr(), l);
-                    wide::store(hi.as_mut_ptr(), h);
+                    wide::store(lo.as_mut_ptr(), wide::to_frames_if(last, l));
+                    wide::store(hi.as_mut_ptr(), wide::to_frames_if(last, h));
                 }
             }
             wide::store_state(&st, &mut st4);
@@ -1287,19 +1294,22 @@ impl<const N: usize> Crossover<N> {
                 let mut st2: [[f64; 2]; 2] = std::array::from_fn(|c| [svf.ic1[c], svf.ic2[c]]);
                 let mut st = wide::load_state(&st2);
                 let band = &mut out[b].as_flattened_mut()[base..base + len];
-                for blk in band.chunks_exact_mut(W) {
-                    let [y] = sys.step(&mut st, &wide::inputs_planar(blk.as_ptr()));
-                    wide::store(blk.as_mut_ptr(), y);
+                // The last allpass of a band writes it in frames.
+                if later == SPLITS - 1 {
+                    for blk in band.chunks_exact_mut(W) {
+                        let [y] = sys.step(&mut st, &wide::inputs_planar(blk.as_ptr()));
+                        wide::store(blk.as_mut_ptr(), wide::to_frames(y));
+                    }
+                } else {
+                    for blk in band.chunks_exact_mut(W) {
+                        let [y] = sys.step(&mut st, &wide::inputs_planar(blk.as_ptr()));
+                        wide::store(blk.as_mut_ptr(), y);
+                    }
                 }
                 wide::store_state(&st, &mut st2);
                 for c in 0..2 {
                     [svf.ic1[c], svf.ic2[c]] = st2[c];
                 }
-            }
-        }
-        for band in &mut out[..=SPLITS] {
-            for blk in band.as_flattened_mut()[base..base + len].chunks_exact_mut(W) {
-                wide::planar_to_frames(blk.as_mut_ptr());
             }
         }
     }
