@@ -407,6 +407,45 @@ mod wide {
         }
     }
 
+    /// One pass of the crossover over whole blocks: a split (input interleaved at `input`
+    /// if not null, else block-planar at `rest`; low band to `low`, high band to `rest`)
+    /// and `C` compensation allpasses in place on other bands; everything written in frames
+    /// when `last`, else block-planar.
+    pub(super) struct SplitPass {
+        pub(super) input: *const f64,
+        pub(super) low: *mut f64,
+        pub(super) rest: *mut f64,
+        pub(super) blocks: usize,
+        pub(super) last: bool,
+    }
+
+    impl SplitPass {
+        #[inline(always)]
+        pub(super) unsafe fn run<const C: usize>(
+            &self,
+            split: &Wide<4, 2>,
+            st: &mut [__m512d; 2],
+            comps: [(&Wide<2, 1>, &mut [__m512d; 2]); C],
+            bands: [*mut f64; C],
+        ) {
+            let mut comps = comps;
+            let last = self.last;
+            for k in 0..self.blocks {
+                let o = k * 2 * BLOCK;
+                let x = if self.input.is_null() { inputs_planar(self.rest.add(o)) } else { inputs_interleaved(self.input.add(o)) };
+                let [l, h] = split.step(st, &x);
+                store(self.low.add(o), to_frames_if(last, l));
+                store(self.rest.add(o), to_frames_if(last, h));
+                for b in 0..C {
+                    let p = bands[b].add(o);
+                    let (sys, s) = &mut comps[b];
+                    let [y] = sys.step(s, &inputs_planar(p));
+                    store(p, to_frames_if(last, y));
+                }
+            }
+        }
+    }
+
     impl<const S: usize, const M: usize> Wide<S, M> {
         #[inline(always)]
         pub(super) unsafe fn new(b: &Block4<S, M>) -> Self {
@@ -1254,63 +1293,67 @@ impl<const N: usize> Crossover<N> {
         if n == 0 {
             return;
         }
-        const W: usize = 2 * BLOCK;
         let (base, len) = (offset * N, n * N);
-        let input = input.as_flattened();
+        let input = input.as_flattened().as_ptr();
+        // Each band's samples of this run (bounds-checked here, then used through pointers:
+        // the bands are distinct buffers).
+        let mut p = [std::ptr::null_mut(); MAX_NETWORK_BANDS];
+        for (b, band) in out[..=SPLITS].iter_mut().enumerate() {
+            p[b] = band.as_flattened_mut()[base..base + len].as_mut_ptr();
+        }
+        let blocks = n / BLOCK;
         for s in 0..SPLITS {
             let sys = wide::Wide::new(&self.glides[s].split);
             let f = &mut self.splits[s];
             let mut st4: [[f64; 4]; 2] =
                 std::array::from_fn(|c| [f.first.ic1[c], f.first.ic2[c], f.second.ic1[c], f.second.ic2[c]]);
             let mut st = wide::load_state(&st4);
-            let (lower, upper) = out.split_at_mut(SPLITS);
-            let low = &mut lower[s].as_flattened_mut()[base..base + len];
-            let rest = &mut upper[0].as_flattened_mut()[base..base + len];
-            // The last split writes its bands in frames (its low band has no compensation
-            // allpass after it); the others stay block-planar for the passes after them.
-            let last = s == SPLITS - 1;
-            if s == 0 {
-                for ((lo, hi), frames) in low.chunks_exact_mut(W).zip(rest.chunks_exact_mut(W)).zip(input.chunks_exact(W)) {
-                    let [l, h] = sys.step(&mut st, &wide::inputs_interleaved(frames.as_ptr()));
-                    wide::store(lo.as_mut_ptr(), wide::to_frames_if(last, l));
-                    wide::store(hi.as_mut_ptr(), wide::to_frames_if(last, h));
+            // The last split writes its bands in frames, as does the last allpass of each
+            // lower band; the others stay block-planar for the passes after them.
+            let pass = wide::SplitPass { input: if s == 0 { input } else { std::ptr::null() }, low: p[s], rest: p[SPLITS], blocks, last: s == SPLITS - 1 };
+            // The allpasses of split `s` on the lower bands (independent of the split's own
+            // recursion) run in the same pass, so the CPU overlaps them.
+            match s {
+                0 => pass.run::<0>(&sys, &mut st, [], []),
+                1 => {
+                    let sys_ap = wide::Wide::new(&self.glides[1].ap);
+                    let mut ap = [self.comp_state(0, 1)];
+                    pass.run::<1>(&sys, &mut st, [(&sys_ap, &mut ap[0])], [p[0]]);
+                    self.set_comp_state(0, 1, &ap[0]);
                 }
-            } else {
-                for (lo, hi) in low.chunks_exact_mut(W).zip(rest.chunks_exact_mut(W)) {
-                    let [l, h] = sys.step(&mut st, &wide::inputs_planar(hi.as_ptr()));
-                    wide::store(lo.as_mut_ptr(), wide::to_frames_if(last, l));
-                    wide::store(hi.as_mut_ptr(), wide::to_frames_if(last, h));
+                _ => {
+                    let sys_ap = wide::Wide::new(&self.glides[2].ap);
+                    let mut ap = [self.comp_state(0, 2), self.comp_state(1, 2)];
+                    let [a0, a1] = &mut ap;
+                    pass.run::<2>(&sys, &mut st, [(&sys_ap, a0), (&sys_ap, a1)], [p[0], p[1]]);
+                    self.set_comp_state(0, 2, &ap[0]);
+                    self.set_comp_state(1, 2, &ap[1]);
                 }
             }
+            let f = &mut self.splits[s];
             wide::store_state(&st, &mut st4);
             for c in 0..2 {
                 [f.first.ic1[c], f.first.ic2[c], f.second.ic1[c], f.second.ic2[c]] = st4[c];
             }
         }
-        for b in 0..SPLITS {
-            for later in b + 1..SPLITS {
-                let sys = wide::Wide::new(&self.glides[later].ap);
-                let svf = &mut self.comp[b][later].svf;
-                let mut st2: [[f64; 2]; 2] = std::array::from_fn(|c| [svf.ic1[c], svf.ic2[c]]);
-                let mut st = wide::load_state(&st2);
-                let band = &mut out[b].as_flattened_mut()[base..base + len];
-                // The last allpass of a band writes it in frames.
-                if later == SPLITS - 1 {
-                    for blk in band.chunks_exact_mut(W) {
-                        let [y] = sys.step(&mut st, &wide::inputs_planar(blk.as_ptr()));
-                        wide::store(blk.as_mut_ptr(), wide::to_frames(y));
-                    }
-                } else {
-                    for blk in band.chunks_exact_mut(W) {
-                        let [y] = sys.step(&mut st, &wide::inputs_planar(blk.as_ptr()));
-                        wide::store(blk.as_mut_ptr(), y);
-                    }
-                }
-                wide::store_state(&st, &mut st2);
-                for c in 0..2 {
-                    [svf.ic1[c], svf.ic2[c]] = st2[c];
-                }
-            }
+    }
+
+    /// The state registers of the allpass `comp[b][s]` (two lanes).
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn comp_state(&self, b: usize, s: usize) -> [std::arch::x86_64::__m512d; 2] {
+        let svf = &self.comp[b][s].svf;
+        wide::load_state(&[[svf.ic1[0], svf.ic2[0]], [svf.ic1[1], svf.ic2[1]]])
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn set_comp_state(&mut self, b: usize, s: usize, st: &[std::arch::x86_64::__m512d; 2]) {
+        let mut st2 = [[0.0; 2]; 2];
+        wide::store_state(st, &mut st2);
+        let svf = &mut self.comp[b][s].svf;
+        for c in 0..2 {
+            [svf.ic1[c], svf.ic2[c]] = st2[c];
         }
     }
 
