@@ -31,6 +31,14 @@
 //! run shorter than a block goes sample by sample). The outputs are independent
 //! of each other and the state recursion is one step per block, so the work is a few
 //! independent vector multiply-adds (four lanes with AVX2 + FMA, chosen at run time).
+//!
+//! **AVX-512.** With two lanes (stereo, mid/side) on a CPU with AVX-512F, both lanes of a
+//! block share one 8-lane register (`[lane 0 t0..t3 | lane 1 t0..t3]`, see `wide`), so one
+//! multiply-add does the work of two. The crossover then runs the compensation allpasses
+//! of split `s` in split `s`'s pass (independent recursions the CPU overlaps) and each band's
+//! last pass writes it in frames. The AVX2 and per-sample kernels stay for other CPUs; tests
+//! hold every kernel to the per-sample definition and the AVX-512 one to the AVX2 one
+//! (1e-12).
 
 /// `k = 1/Q` of a Butterworth second-order section: two of them in series make the LR4.
 const BUTTERWORTH_K: f64 = std::f64::consts::SQRT_2;
