@@ -31,6 +31,14 @@
 //! run shorter than a block goes sample by sample). The outputs are independent
 //! of each other and the state recursion is one step per block, so the work is a few
 //! independent vector multiply-adds (four lanes with AVX2 + FMA, chosen at run time).
+//!
+//! **AVX-512.** With two lanes (stereo, mid/side) on a CPU with AVX-512F, both lanes of a
+//! block share one 8-lane register (`[lane 0 t0..t3 | lane 1 t0..t3]`, see `wide`), so one
+//! multiply-add does the work of two. The crossover then runs the compensation allpasses
+//! of split `s` in split `s`'s pass (independent recursions the CPU overlaps) and each band's
+//! last pass writes it in frames. The AVX2 and per-sample kernels stay for other CPUs; tests
+//! hold every kernel to the per-sample definition and the AVX-512 one to the AVX2 one
+//! (1e-12).
 
 /// `k = 1/Q` of a Butterworth second-order section: two of them in series make the LR4.
 const BUTTERWORTH_K: f64 = std::f64::consts::SQRT_2;
@@ -228,6 +236,22 @@ enum Kernel {
     Portable,
     /// Block form with AVX2 + FMA (only chosen when the CPU has both).
     Avx2Fma,
+    /// Block form of two lanes in 8-lane AVX-512 registers (only chosen for two lanes, when
+    /// the CPU has AVX-512F, AVX2 and FMA; see [`wide`]).
+    Avx512,
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU runs for `lanes` lanes.
+    fn best(lanes: usize) -> Self {
+        if lanes == 2 && has_avx512() {
+            Kernel::Avx512
+        } else if has_avx2_fma() {
+            Kernel::Avx2Fma
+        } else {
+            Kernel::Reference
+        }
+    }
 }
 
 /// Whether the AVX2 + FMA kernels can run on this CPU.
@@ -240,6 +264,262 @@ fn has_avx2_fma() -> bool {
     #[cfg(not(target_arch = "x86_64"))]
     {
         false
+    }
+}
+
+/// Whether the AVX-512 kernels can run on this CPU (they also use AVX2 and FMA).
+#[inline]
+fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx512f") && has_avx2_fma()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The block form of two lanes at once in 8-lane AVX-512 registers: a block of a lane pair
+/// is one register `[lane 0 t0..t3 | lane 1 t0..t3]` (the block-planar layout of two lanes),
+/// and the state is `(S + 3) / 4` registers `[lane 0 s(4v..4v+4) | lane 1 s(4v..4v+4)]`
+/// (unused state slots zero). A scalar of each lane (an input sample or a state) is
+/// broadcast across its half with one in-half permute, so every multiply-add does the work
+/// of two of the 4-lane kernel.
+///
+/// The helpers are `#[inline(always)]` and only called from functions compiled with the
+/// `avx512f` target feature (and only run when the CPU has it).
+#[cfg(target_arch = "x86_64")]
+mod wide {
+    use super::{Block4, BLOCK};
+    use std::arch::x86_64::*;
+
+    /// Most states of a [`Block4`] the wide form supports (two registers).
+    const MAX_STATES: usize = 8;
+
+    /// The coefficients of a [`Block4`], each 4-lane time or state vector duplicated into
+    /// both halves of a register.
+    pub(super) struct Wide<const S: usize, const M: usize> {
+        so: [[__m512d; S]; M],
+        xo: [[__m512d; BLOCK]; M],
+        ss: [[__m512d; 2]; S],
+        xs: [[__m512d; 2]; BLOCK],
+    }
+
+    /// `[a | a]`.
+    #[inline(always)]
+    unsafe fn dup(a: [f64; 4]) -> __m512d {
+        _mm512_setr_pd(a[0], a[1], a[2], a[3], a[0], a[1], a[2], a[3])
+    }
+
+    /// Element `4v..4v+4` of `row`, zero past its end, duplicated.
+    #[inline(always)]
+    unsafe fn dup_part(row: &[f64], v: usize) -> __m512d {
+        let mut a = [0.0; 4];
+        for q in 0..4 {
+            if let Some(&e) = row.get(4 * v + q) {
+                a[q] = e;
+            }
+        }
+        dup(a)
+    }
+
+    /// Element `k % 4` of each half broadcast across that half.
+    #[inline(always)]
+    pub(super) unsafe fn bcast(v: __m512d, k: usize) -> __m512d {
+        match k % 4 {
+            0 => _mm512_permutex_pd::<0x00>(v),
+            1 => _mm512_permutex_pd::<0x55>(v),
+            2 => _mm512_permutex_pd::<0xAA>(v),
+            _ => _mm512_permutex_pd::<0xFF>(v),
+        }
+    }
+
+    /// The inputs of a block of two interleaved lanes (`[l0 r0 l1 r1 …]`, 8 values at `p`),
+    /// each time `j` broadcast per lane: `[l_j x4 | r_j x4]`.
+    #[inline(always)]
+    pub(super) unsafe fn inputs_interleaved(p: *const f64) -> [__m512d; BLOCK] {
+        let v = _mm512_loadu_pd(p);
+        [
+            _mm512_permutexvar_pd(_mm512_setr_epi64(0, 0, 0, 0, 1, 1, 1, 1), v),
+            _mm512_permutexvar_pd(_mm512_setr_epi64(2, 2, 2, 2, 3, 3, 3, 3), v),
+            _mm512_permutexvar_pd(_mm512_setr_epi64(4, 4, 4, 4, 5, 5, 5, 5), v),
+            _mm512_permutexvar_pd(_mm512_setr_epi64(6, 6, 6, 6, 7, 7, 7, 7), v),
+        ]
+    }
+
+    /// The same for a block-planar block (`[l0..l3 r0..r3]` at `p`).
+    #[inline(always)]
+    pub(super) unsafe fn inputs_planar(p: *const f64) -> [__m512d; BLOCK] {
+        let v = _mm512_loadu_pd(p);
+        [bcast(v, 0), bcast(v, 1), bcast(v, 2), bcast(v, 3)]
+    }
+
+    /// Load 8 values at `p`.
+    #[inline(always)]
+    pub(super) unsafe fn load(p: *const f64) -> __m512d {
+        _mm512_loadu_pd(p)
+    }
+
+    /// Store 8 values at `p`.
+    #[inline(always)]
+    pub(super) unsafe fn store(p: *mut f64, v: __m512d) {
+        _mm512_storeu_pd(p, v);
+    }
+
+    /// `a - b` put from block-planar order into frames (`[l0 r0 l1 r1 …]`).
+    #[inline(always)]
+    pub(super) unsafe fn sub_to_frames(a: __m512d, b: __m512d) -> __m512d {
+        _mm512_permutexvar_pd(_mm512_setr_epi64(0, 4, 1, 5, 2, 6, 3, 7), _mm512_sub_pd(a, b))
+    }
+
+    /// `v` put from block-planar order into frames when `frames`, else `v`.
+    #[inline(always)]
+    pub(super) unsafe fn to_frames_if(frames: bool, v: __m512d) -> __m512d {
+        if frames {
+            to_frames(v)
+        } else {
+            v
+        }
+    }
+
+    /// `v` put from block-planar order into frames.
+    #[inline(always)]
+    pub(super) unsafe fn to_frames(v: __m512d) -> __m512d {
+        _mm512_permutexvar_pd(_mm512_setr_epi64(0, 4, 1, 5, 2, 6, 3, 7), v)
+    }
+
+    /// The state registers of two lanes' states `st`.
+    #[inline(always)]
+    pub(super) unsafe fn load_state<const S: usize>(st: &[[f64; S]; 2]) -> [__m512d; 2] {
+        let mut flat = [[0.0; 8]; 2];
+        for c in 0..2 {
+            for i in 0..S {
+                flat[i / 4][c * 4 + i % 4] = st[c][i];
+            }
+        }
+        [_mm512_loadu_pd(flat[0].as_ptr()), _mm512_loadu_pd(flat[1].as_ptr())]
+    }
+
+    /// Back from the state registers.
+    #[inline(always)]
+    pub(super) unsafe fn store_state<const S: usize>(s: &[__m512d; 2], st: &mut [[f64; S]; 2]) {
+        let mut flat = [[0.0; 8]; 2];
+        for v in 0..2 {
+            _mm512_storeu_pd(flat[v].as_mut_ptr(), s[v]);
+        }
+        for c in 0..2 {
+            for i in 0..S {
+                st[c][i] = flat[i / 4][c * 4 + i % 4];
+            }
+        }
+    }
+
+    /// One pass of the crossover over whole blocks: a split (input interleaved at `input`
+    /// if not null, else block-planar at `rest`; low band to `low`, high band to `rest`)
+    /// and `C` compensation allpasses in place on other bands; everything written in frames
+    /// when `last`, else block-planar.
+    pub(super) struct SplitPass {
+        pub(super) input: *const f64,
+        pub(super) low: *mut f64,
+        pub(super) rest: *mut f64,
+        pub(super) blocks: usize,
+        pub(super) last: bool,
+    }
+
+    impl SplitPass {
+        #[inline(always)]
+        pub(super) unsafe fn run<const C: usize>(
+            &self,
+            split: &Wide<4, 2>,
+            st: &mut [__m512d; 2],
+            comps: [(&Wide<2, 1>, &mut [__m512d; 2]); C],
+            bands: [*mut f64; C],
+        ) {
+            let mut comps = comps;
+            let last = self.last;
+            for k in 0..self.blocks {
+                let o = k * 2 * BLOCK;
+                let x = if self.input.is_null() { inputs_planar(self.rest.add(o)) } else { inputs_interleaved(self.input.add(o)) };
+                let [l, h] = split.step(st, &x);
+                store(self.low.add(o), to_frames_if(last, l));
+                store(self.rest.add(o), to_frames_if(last, h));
+                for b in 0..C {
+                    let p = bands[b].add(o);
+                    let (sys, s) = &mut comps[b];
+                    let [y] = sys.step(s, &inputs_planar(p));
+                    store(p, to_frames_if(last, y));
+                }
+            }
+        }
+    }
+
+    impl<const S: usize, const M: usize> Wide<S, M> {
+        #[inline(always)]
+        pub(super) unsafe fn new(b: &Block4<S, M>) -> Self {
+            assert!(S <= MAX_STATES);
+            let z = _mm512_setzero_pd();
+            let mut w = Self { so: [[z; S]; M], xo: [[z; BLOCK]; M], ss: [[z; 2]; S], xs: [[z; 2]; BLOCK] };
+            for m in 0..M {
+                for i in 0..S {
+                    w.so[m][i] = dup(b.so[m][i]);
+                }
+                for j in 0..BLOCK {
+                    w.xo[m][j] = dup(b.xo[m][j]);
+                }
+            }
+            for v in 0..2 {
+                for k in 0..S {
+                    w.ss[k][v] = dup_part(&b.ss[k], v);
+                }
+                for j in 0..BLOCK {
+                    w.xs[j][v] = dup_part(&b.xs[j], v);
+                }
+            }
+            w
+        }
+
+        /// [`Block4::step`] of both lanes: `x` from [`inputs_interleaved`] or
+        /// [`inputs_planar`]; returns each output block-planar.
+        #[inline(always)]
+        pub(super) unsafe fn step(&self, s: &mut [__m512d; 2], x: &[__m512d; BLOCK]) -> [__m512d; M] {
+            let mut sb = [_mm512_setzero_pd(); S];
+            for k in 0..S {
+                sb[k] = bcast(s[k / 4], k);
+            }
+            let mut y = [_mm512_setzero_pd(); M];
+            for m in 0..M {
+                let mut a = _mm512_mul_pd(self.xo[m][0], x[0]);
+                for j in 1..BLOCK {
+                    a = _mm512_fmadd_pd(self.xo[m][j], x[j], a);
+                }
+                let mut b = _mm512_mul_pd(self.so[m][0], sb[0]);
+                for i in 1..S {
+                    b = _mm512_fmadd_pd(self.so[m][i], sb[i], b);
+                }
+                y[m] = _mm512_add_pd(a, b);
+            }
+            for v in 0..S.div_ceil(4) {
+                let mut u = _mm512_mul_pd(self.xs[0][v], x[0]);
+                for j in 1..BLOCK {
+                    u = _mm512_fmadd_pd(self.xs[j][v], x[j], u);
+                }
+                let mut even = _mm512_fmadd_pd(self.ss[0][v], sb[0], u);
+                let mut odd = _mm512_setzero_pd();
+                if S > 1 {
+                    odd = _mm512_mul_pd(self.ss[1][v], sb[1]);
+                }
+                for k in 2..S {
+                    if k % 2 == 0 {
+                        even = _mm512_fmadd_pd(self.ss[k][v], sb[k], even);
+                    } else {
+                        odd = _mm512_fmadd_pd(self.ss[k][v], sb[k], odd);
+                    }
+                }
+                s[v] = _mm512_add_pd(even, odd);
+            }
+            y
+        }
     }
 }
 
@@ -513,14 +793,34 @@ impl<const N: usize> Lr8Split<N> {
         scratch: &mut [[f64; N]],
         high_lane: [bool; N],
     ) {
+        self.process_allpass_or_high_with(c, input, out, scratch, high_lane, Kernel::best(N));
+    }
+
+    fn process_allpass_or_high_with(
+        &mut self,
+        c: &Lr8Coefs,
+        input: &[[f64; N]],
+        out: &mut [[f64; N]],
+        scratch: &mut [[f64; N]],
+        high_lane: [bool; N],
+        kernel: Kernel,
+    ) {
         let n = input.len();
-        let blocks = if has_avx2_fma() { n / BLOCK * BLOCK } else { 0 };
+        let blocks = match kernel {
+            Kernel::Avx2Fma | Kernel::Avx512 if cfg!(target_arch = "x86_64") => n / BLOCK * BLOCK,
+            _ => 0,
+        };
         #[cfg(target_arch = "x86_64")]
         if blocks > 0 {
-            // SAFETY: `blocks > 0` only when the CPU has AVX2 and FMA.
-            unsafe {
-                self.blocks_select_avx2(c, &input[..blocks], &mut out[..blocks], &mut scratch[..blocks], high_lane)
-            };
+            let (input, out, scratch) = (&input[..blocks], &mut out[..blocks], &mut scratch[..blocks]);
+            if kernel == Kernel::Avx512 {
+                // SAFETY: `Avx512` is only chosen for two lanes when the CPU has AVX-512F,
+                // AVX2 and FMA.
+                unsafe { self.blocks_select_avx512(c, input, out, scratch, high_lane) };
+            } else {
+                // SAFETY: `blocks > 0` only with `Avx2Fma`, chosen when the CPU has AVX2 and FMA.
+                unsafe { self.blocks_select_avx2(c, input, out, scratch, high_lane) };
+            }
         }
         let [c1, c2] = &c.sections;
         for i in blocks..n {
@@ -541,6 +841,33 @@ impl<const N: usize> Lr8Split<N> {
         high_lane: [bool; N],
     ) {
         self.front_blocks::<true>(c, input, scratch, out);
+        self.back_select::<true>(c, out, scratch, high_lane);
+    }
+
+    /// [`Lr8Split::blocks_select_avx2`] with the front half of both lanes (`N` must be 2) in
+    /// AVX-512 registers, and the back half too when both lanes want the high band.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn blocks_select_avx512(
+        &mut self,
+        c: &Lr8Coefs,
+        input: &[[f64; N]],
+        out: &mut [[f64; N]],
+        scratch: &mut [[f64; N]],
+        high_lane: [bool; N],
+    ) {
+        self.front_blocks_wide(c, input, scratch, out);
+        if high_lane.iter().all(|&h| h) {
+            self.back_wide(c, scratch, out, false);
+        } else {
+            self.back_select::<true>(c, out, scratch, high_lane);
+        }
+    }
+
+    /// The back half over the block-planar low-passes `scratch` of the front half for the
+    /// `high_lane`s, and `out` from block-planar allpasses to frames of the allpass or high.
+    #[inline(always)]
+    fn back_select<const F: bool>(&mut self, c: &Lr8Coefs, out: &mut [[f64; N]], scratch: &[[f64; N]], high_lane: [bool; N]) {
         let (lp, out) = (scratch.as_flattened(), out.as_flattened_mut());
         let mut st: [[f64; 4]; N] =
             std::array::from_fn(|i| [self.lp2[0].ic1[i], self.lp2[0].ic2[i], self.lp2[1].ic1[i], self.lp2[1].ic2[i]]);
@@ -550,7 +877,7 @@ impl<const N: usize> Lr8Split<N> {
                 y[i] = ap[i * BLOCK..(i + 1) * BLOCK].try_into().unwrap();
                 if high_lane[i] {
                     let x: &[f64; BLOCK] = lo[i * BLOCK..(i + 1) * BLOCK].try_into().unwrap();
-                    let [low] = c.back.step::<true>(&mut st[i], x);
+                    let [low] = c.back.step::<F>(&mut st[i], x);
                     for t in 0..BLOCK {
                         y[i][t] -= low[t];
                     }
@@ -572,8 +899,7 @@ impl<const N: usize> Lr8Split<N> {
     /// Split `input` into `low` and `high` (each at least as long): the same as [`Lr8Split::tick`]
     /// sample by sample, up to rounding, but in block form (see the module docs).
     pub fn process(&mut self, c: &Lr8Coefs, input: &[[f64; N]], low: &mut [[f64; N]], high: &mut [[f64; N]]) {
-        let kernel = if has_avx2_fma() { Kernel::Avx2Fma } else { Kernel::Reference };
-        self.process_with(c, input, low, high, kernel);
+        self.process_with(c, input, low, high, Kernel::best(N));
     }
 
     fn process_with(
@@ -595,6 +921,12 @@ impl<const N: usize> Lr8Split<N> {
             Kernel::Avx2Fma => unsafe { self.blocks_avx2(c, &input[..blocks], &mut low[..blocks], &mut high[..blocks]) },
             #[cfg(not(target_arch = "x86_64"))]
             Kernel::Avx2Fma => self.blocks::<false>(c, &input[..blocks], &mut low[..blocks], &mut high[..blocks]),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Avx512` is only chosen for two lanes when the CPU has AVX-512F, AVX2
+            // and FMA.
+            Kernel::Avx512 => unsafe { self.blocks_avx512(c, &input[..blocks], &mut low[..blocks], &mut high[..blocks]) },
+            #[cfg(not(target_arch = "x86_64"))]
+            Kernel::Avx512 => self.blocks::<false>(c, &input[..blocks], &mut low[..blocks], &mut high[..blocks]),
         }
         for i in blocks..n {
             (low[i], high[i]) = self.tick(c, input[i]);
@@ -605,6 +937,80 @@ impl<const N: usize> Lr8Split<N> {
     #[target_feature(enable = "avx2,fma")]
     unsafe fn blocks_avx2(&mut self, c: &Lr8Coefs, input: &[[f64; N]], low: &mut [[f64; N]], high: &mut [[f64; N]]) {
         self.blocks::<true>(c, input, low, high);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn blocks_avx512(&mut self, c: &Lr8Coefs, input: &[[f64; N]], low: &mut [[f64; N]], high: &mut [[f64; N]]) {
+        if input.is_empty() {
+            return;
+        }
+        self.front_blocks_wide(c, input, low, high);
+        self.back_wide(c, low, high, true);
+    }
+
+    /// [`Lr8Split::front_blocks`] with both lanes (`N` must be 2) in AVX-512 registers.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn front_blocks_wide(&mut self, c: &Lr8Coefs, input: &[[f64; N]], lp: &mut [[f64; N]], ap: &mut [[f64; N]]) {
+        assert!(N == 2);
+        const W: usize = 2 * BLOCK;
+        let (input, low, high) = (input.as_flattened(), lp.as_flattened_mut(), ap.as_flattened_mut());
+        let mut st6: [[f64; 6]; 2] = std::array::from_fn(|i| {
+            [
+                self.lp1[0].ic1[i],
+                self.lp1[0].ic2[i],
+                self.lp1[1].ic1[i],
+                self.lp1[1].ic2[i],
+                self.ap2.ic1[i],
+                self.ap2.ic2[i],
+            ]
+        });
+        let sys = wide::Wide::new(&c.front);
+        let mut st = wide::load_state(&st6);
+        for ((frames, lo), hi) in input.chunks_exact(W).zip(low.chunks_exact_mut(W)).zip(high.chunks_exact_mut(W)) {
+            let [l, a] = sys.step(&mut st, &wide::inputs_interleaved(frames.as_ptr()));
+            wide::store(lo.as_mut_ptr(), l);
+            wide::store(hi.as_mut_ptr(), a);
+        }
+        wide::store_state(&st, &mut st6);
+        for i in 0..2 {
+            [
+                self.lp1[0].ic1[i],
+                self.lp1[0].ic2[i],
+                self.lp1[1].ic1[i],
+                self.lp1[1].ic2[i],
+                self.ap2.ic1[i],
+                self.ap2.ic2[i],
+            ] = st6[i];
+        }
+    }
+
+    /// The back half of both lanes (`N` must be 2) in AVX-512 registers over the
+    /// block-planar low-passes `lp` of the front half; the block-planar allpasses `ap`
+    /// become the high band in frames, and with `write_low` `lp` becomes the low band in
+    /// frames (otherwise it is left as it is).
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn back_wide(&mut self, c: &Lr8Coefs, lp: &mut [[f64; N]], ap: &mut [[f64; N]], write_low: bool) {
+        assert!(N == 2);
+        const W: usize = 2 * BLOCK;
+        let (low, high) = (lp.as_flattened_mut(), ap.as_flattened_mut());
+        let mut st4: [[f64; 4]; 2] =
+            std::array::from_fn(|i| [self.lp2[0].ic1[i], self.lp2[0].ic2[i], self.lp2[1].ic1[i], self.lp2[1].ic2[i]]);
+        let sys = wide::Wide::new(&c.back);
+        let mut st = wide::load_state(&st4);
+        for (lo, hi) in low.chunks_exact_mut(W).zip(high.chunks_exact_mut(W)) {
+            let [l] = sys.step(&mut st, &wide::inputs_planar(lo.as_ptr()));
+            wide::store(hi.as_mut_ptr(), wide::sub_to_frames(wide::load(hi.as_ptr()), l));
+            if write_low {
+                wide::store(lo.as_mut_ptr(), wide::to_frames(l));
+            }
+        }
+        wide::store_state(&st, &mut st4);
+        for i in 0..2 {
+            [self.lp2[0].ic1[i], self.lp2[0].ic2[i], self.lp2[1].ic1[i], self.lp2[1].ic2[i]] = st4[i];
+        }
     }
 
     /// The front half over whole blocks: its low-pass into `lp` and its allpass into `ap`,
@@ -815,8 +1221,7 @@ impl<const N: usize> Crossover<N> {
 
     /// Split `input` into `out[0..bands]`, each at least `input.len()` long.
     pub fn process(&mut self, input: &[[f64; N]], out: &mut [Vec<[f64; N]>]) {
-        let kernel = if has_avx2_fma() { Kernel::Avx2Fma } else { Kernel::Reference };
-        self.process_with(input, out, kernel);
+        self.process_with(input, out, Kernel::best(N));
     }
 
     fn process_with(&mut self, input: &[[f64; N]], out: &mut [Vec<[f64; N]>], kernel: Kernel) {
@@ -851,6 +1256,112 @@ impl<const N: usize> Crossover<N> {
             Kernel::Avx2Fma => unsafe { self.process_run_avx2(input, out, offset) },
             #[cfg(not(target_arch = "x86_64"))]
             Kernel::Avx2Fma => self.process_run_with::<false>(input, out, offset),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Avx512` is only chosen for two lanes when the CPU has AVX-512F, AVX2
+            // and FMA.
+            Kernel::Avx512 => unsafe { self.process_run_avx512(input, out, offset) },
+            #[cfg(not(target_arch = "x86_64"))]
+            Kernel::Avx512 => self.process_run_with::<false>(input, out, offset),
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn process_run_avx512(&mut self, input: &[[f64; N]], out: &mut [Vec<[f64; N]>], offset: usize) {
+        let blocks = input.len() / BLOCK * BLOCK;
+        match self.bands - 1 {
+            1 => {
+                self.run_blocks_wide::<1>(&input[..blocks], out, offset);
+                self.run::<1>(&input[blocks..], out, offset + blocks);
+            }
+            2 => {
+                self.run_blocks_wide::<2>(&input[..blocks], out, offset);
+                self.run::<2>(&input[blocks..], out, offset + blocks);
+            }
+            _ => {
+                self.run_blocks_wide::<3>(&input[..blocks], out, offset);
+                self.run::<3>(&input[blocks..], out, offset + blocks);
+            }
+        }
+    }
+
+    /// [`Crossover::run_blocks`] with both lanes of a block in one AVX-512 register (`N`
+    /// must be 2). The last pass over each band writes it back in frames (one permute per
+    /// block).
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn run_blocks_wide<const SPLITS: usize>(
+        &mut self,
+        input: &[[f64; N]],
+        out: &mut [Vec<[f64; N]>],
+        offset: usize,
+    ) {
+        assert!(N == 2);
+        let n = input.len();
+        if n == 0 {
+            return;
+        }
+        let (base, len) = (offset * N, n * N);
+        let input = input.as_flattened().as_ptr();
+        // Each band's samples of this run (bounds-checked here, then used through pointers:
+        // the bands are distinct buffers).
+        let mut p = [std::ptr::null_mut(); MAX_NETWORK_BANDS];
+        for (b, band) in out[..=SPLITS].iter_mut().enumerate() {
+            p[b] = band.as_flattened_mut()[base..base + len].as_mut_ptr();
+        }
+        let blocks = n / BLOCK;
+        for s in 0..SPLITS {
+            let sys = wide::Wide::new(&self.glides[s].split);
+            let f = &mut self.splits[s];
+            let mut st4: [[f64; 4]; 2] =
+                std::array::from_fn(|c| [f.first.ic1[c], f.first.ic2[c], f.second.ic1[c], f.second.ic2[c]]);
+            let mut st = wide::load_state(&st4);
+            // The last split writes its bands in frames, as does the last allpass of each
+            // lower band; the others stay block-planar for the passes after them.
+            let pass = wide::SplitPass { input: if s == 0 { input } else { std::ptr::null() }, low: p[s], rest: p[SPLITS], blocks, last: s == SPLITS - 1 };
+            // The allpasses of split `s` on the lower bands (independent of the split's own
+            // recursion) run in the same pass, so the CPU overlaps them.
+            match s {
+                0 => pass.run::<0>(&sys, &mut st, [], []),
+                1 => {
+                    let sys_ap = wide::Wide::new(&self.glides[1].ap);
+                    let mut ap = [self.comp_state(0, 1)];
+                    pass.run::<1>(&sys, &mut st, [(&sys_ap, &mut ap[0])], [p[0]]);
+                    self.set_comp_state(0, 1, &ap[0]);
+                }
+                _ => {
+                    let sys_ap = wide::Wide::new(&self.glides[2].ap);
+                    let mut ap = [self.comp_state(0, 2), self.comp_state(1, 2)];
+                    let [a0, a1] = &mut ap;
+                    pass.run::<2>(&sys, &mut st, [(&sys_ap, a0), (&sys_ap, a1)], [p[0], p[1]]);
+                    self.set_comp_state(0, 2, &ap[0]);
+                    self.set_comp_state(1, 2, &ap[1]);
+                }
+            }
+            let f = &mut self.splits[s];
+            wide::store_state(&st, &mut st4);
+            for c in 0..2 {
+                [f.first.ic1[c], f.first.ic2[c], f.second.ic1[c], f.second.ic2[c]] = st4[c];
+            }
+        }
+    }
+
+    /// The state registers of the allpass `comp[b][s]` (two lanes).
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn comp_state(&self, b: usize, s: usize) -> [std::arch::x86_64::__m512d; 2] {
+        let svf = &self.comp[b][s].svf;
+        wide::load_state(&[[svf.ic1[0], svf.ic2[0]], [svf.ic1[1], svf.ic2[1]]])
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn set_comp_state(&mut self, b: usize, s: usize, st: &[std::arch::x86_64::__m512d; 2]) {
+        let mut st2 = [[0.0; 2]; 2];
+        wide::store_state(st, &mut st2);
+        let svf = &mut self.comp[b][s].svf;
+        for c in 0..2 {
+            [svf.ic1[c], svf.ic2[c]] = st2[c];
         }
     }
 
@@ -993,6 +1504,9 @@ mod tests {
         if has_avx2_fma() {
             k.push(Kernel::Avx2Fma);
         }
+        if has_avx512() {
+            k.push(Kernel::Avx512);
+        }
         k
     }
 
@@ -1070,27 +1584,78 @@ mod tests {
         }
     }
 
-    /// The allpass-or-high form equals `low + high` / `high` of the definition within 1e-12.
+    /// The allpass-or-high form equals `low + high` / `high` of the definition within 1e-12,
+    /// with every kernel and every choice of high lanes.
     #[test]
     fn lr8_allpass_or_high_matches_the_reference() {
-        let mut a = Lr8Split::<2>::default();
-        let mut b = a;
-        let input = noise(6000, 5);
-        let (mut out, mut scratch) = (vec![[0.0; 2]; 700], vec![[0.0; 2]; 700]);
-        let mut pos = 0;
-        for (k, &len) in [513, 1, 2, 3, 700, 64, 5, 511, 4, 700].iter().cycle().enumerate() {
-            if pos + len > input.len() {
-                break;
+        let mut kernels = kernels();
+        kernels.push(Kernel::Reference);
+        for kernel in kernels {
+            for high_lane in [[false, true], [true, true], [false, false], [true, false]] {
+                let mut a = Lr8Split::<2>::default();
+                let mut b = a;
+                let input = noise(6000, 5);
+                let (mut out, mut scratch) = (vec![[0.0; 2]; 700], vec![[0.0; 2]; 700]);
+                let mut pos = 0;
+                for (k, &len) in [513, 1, 2, 3, 700, 64, 5, 511, 4, 700].iter().cycle().enumerate() {
+                    if pos + len > input.len() {
+                        break;
+                    }
+                    let c = Lr8Coefs::new(52.0 * (1.0 + k as f64 * 0.1), 48000.0);
+                    let x = &input[pos..pos + len];
+                    b.process_allpass_or_high_with(&c, x, &mut out, &mut scratch, high_lane, kernel);
+                    for i in 0..len {
+                        let (lo, hi) = a.tick(&c, x[i]);
+                        for ch in 0..2 {
+                            let want = if high_lane[ch] { hi[ch] } else { lo[ch] + hi[ch] };
+                            let d = (want - out[i][ch]).abs();
+                            assert!(d < 1e-12, "{kernel:?} {high_lane:?}: {d}");
+                        }
+                    }
+                    pos += len;
+                }
             }
-            let c = Lr8Coefs::new(52.0 * (1.0 + k as f64 * 0.1), 48000.0);
-            let x = &input[pos..pos + len];
-            b.process_allpass_or_high(&c, x, &mut out, &mut scratch, [false, true]);
-            for i in 0..len {
-                let (lo, hi) = a.tick(&c, x[i]);
-                let d = (lo[0] + hi[0] - out[i][0]).abs().max((hi[1] - out[i][1]).abs());
+        }
+    }
+
+    /// The AVX-512 kernel equals the AVX2 one within 1e-12 (crossover of every band count,
+    /// LR8 split), where the CPU has both.
+    #[test]
+    fn avx512_kernel_matches_avx2() {
+        if !has_avx512() {
+            eprintln!("no AVX-512 on this CPU: skipped");
+            return;
+        }
+        let input = noise(4099, 11);
+        for bands in 2..=4 {
+            let mut a = Crossover::<2>::default();
+            a.prepare(48000.0);
+            a.set_bands(bands);
+            a.set_frequencies(&[80.0, 1000.0, 6000.0]);
+            let mut b = a.clone();
+            let mut out_a = vec![vec![[0.0; 2]; input.len()]; MAX_NETWORK_BANDS];
+            let mut out_b = out_a.clone();
+            a.process_with(&input, &mut out_a, Kernel::Avx2Fma);
+            b.process_with(&input, &mut out_b, Kernel::Avx512);
+            for band in 0..bands {
+                for (ya, yb) in out_a[band].iter().zip(&out_b[band]) {
+                    for c in 0..2 {
+                        assert!((ya[c] - yb[c]).abs() < 1e-12, "bands {bands} band {band}");
+                    }
+                }
+            }
+        }
+        let c = Lr8Coefs::new(120.0, 48000.0);
+        let (mut a, mut b) = (Lr8Split::<2>::default(), Lr8Split::<2>::default());
+        let mut la = vec![[0.0; 2]; input.len()];
+        let (mut ha, mut lb, mut hb) = (la.clone(), la.clone(), la.clone());
+        a.process_with(&c, &input, &mut la, &mut ha, Kernel::Avx2Fma);
+        b.process_with(&c, &input, &mut lb, &mut hb, Kernel::Avx512);
+        for i in 0..input.len() {
+            for ch in 0..2 {
+                let d = (la[i][ch] - lb[i][ch]).abs().max((ha[i][ch] - hb[i][ch]).abs());
                 assert!(d < 1e-12, "{d}");
             }
-            pos += len;
         }
     }
 }
