@@ -58,17 +58,11 @@ fn bench_stage<S: Stage>(c: &mut Criterion, group: &str, name: &str, stage: &mut
 }
 
 fn limiter(c: &mut Criterion) {
-    for (name, oversampling) in [
-        ("4x", PeakOversampling::X4),
-        ("8x", PeakOversampling::X8),
-        ("16x", PeakOversampling::X16),
-    ] {
+    for (name, oversampling) in
+        [("4x", PeakOversampling::X4), ("8x", PeakOversampling::X8), ("16x", PeakOversampling::X16)]
+    {
         let mut lim = Limiter::default();
-        lim.set(&LimiterSettings {
-            drive_db: 6.0,
-            oversampling,
-            ..Default::default()
-        });
+        lim.set(&LimiterSettings { drive_db: 6.0, oversampling, ..Default::default() });
         lim.prepare(FS, BLOCK);
         bench_stage(c, "limiter", name, &mut lim);
     }
@@ -77,12 +71,7 @@ fn limiter(c: &mut Criterion) {
 fn saturation(c: &mut Criterion) {
     for (name, oversampling) in [("tape 4x", Oversampling::X4), ("tape 2x", Oversampling::X2)] {
         let mut sat = Saturation::default();
-        sat.set(&SaturationSettings {
-            character: Character::Tape,
-            drive_db: 9.0,
-            oversampling,
-            ..Default::default()
-        });
+        sat.set(&SaturationSettings { character: Character::Tape, drive_db: 9.0, oversampling, ..Default::default() });
         sat.prepare(FS, BLOCK);
         bench_stage(c, "saturation", name, &mut sat);
     }

@@ -24,7 +24,8 @@ fn signal() -> (Vec<f64>, Vec<f64>) {
     let mut r = vec![0.0; n];
     for i in 0..n {
         let t = i as f64 / FS;
-        let tone = 0.3 * (2.0 * std::f64::consts::PI * 60.0 * t).sin() + 0.1 * (2.0 * std::f64::consts::PI * 3000.0 * t).sin();
+        let tone =
+            0.3 * (2.0 * std::f64::consts::PI * 60.0 * t).sin() + 0.1 * (2.0 * std::f64::consts::PI * 3000.0 * t).sin();
         l[i] = tone + 0.2 * noise();
         r[i] = 0.9 * tone + 0.2 * noise();
     }

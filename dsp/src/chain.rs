@@ -374,10 +374,17 @@ impl Chain {
         stage!(corrective_eq, StageId::CorrectiveEq, 0.0);
         // The multiband stage reports its largest band's reduction as the stage's, and every
         // band's for the per-band meters (evaluated after the stage processed the block).
-        stage!(multiband, StageId::Multiband, self.multiband.stage.gain_reduction_db().iter().fold(0.0_f64, |a, &b| a.max(b)));
+        stage!(
+            multiband,
+            StageId::Multiband,
+            self.multiband.stage.gain_reduction_db().iter().fold(0.0_f64, |a, &b| a.max(b))
+        );
         if meters {
-            let band_gr =
-                if self.multiband.is_bypassed() { [0.0; MULTIBAND_BANDS] } else { self.multiband.stage.gain_reduction_db() };
+            let band_gr = if self.multiband.is_bypassed() {
+                [0.0; MULTIBAND_BANDS]
+            } else {
+                self.multiband.stage.gain_reduction_db()
+            };
             self.metering.set_multiband_gain_reduction(band_gr);
         }
         stage!(enhancing_eq, StageId::EnhancingEq, 0.0);

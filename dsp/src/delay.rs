@@ -81,9 +81,8 @@ impl DelayLine {
         while start < n {
             let step = (n - start).min(COPY_STEP);
             let read = (self.pos + len - self.delay) % len;
-            for (x, ring) in [&mut left[start..start + step], &mut right[start..start + step]]
-                .into_iter()
-                .zip(&mut self.buf)
+            for (x, ring) in
+                [&mut left[start..start + step], &mut right[start..start + step]].into_iter().zip(&mut self.buf)
             {
                 let mut input = [0.0; COPY_STEP];
                 input[..step].copy_from_slice(x);

@@ -356,7 +356,11 @@ fn meters_are_published_while_audio_runs() {
         assert!(!s.bypassed, "{id:?} shows bypassed");
     }
     assert!(v.stages[StageId::Multiband as usize].bypassed, "factory-bypassed multiband shows active");
-    assert!(v.limiter_gain_reduction_db.abs() < 0.01, "limiter reduces {} dB below its ceiling", v.limiter_gain_reduction_db);
+    assert!(
+        v.limiter_gain_reduction_db.abs() < 0.01,
+        "limiter reduces {} dB below its ceiling",
+        v.limiter_gain_reduction_db
+    );
 }
 
 /// BS.1770 measures a mono programme as one channel: a 997 Hz sine at -20 dBFS reads
@@ -388,7 +392,10 @@ fn mono_is_metered_as_one_channel() {
         }
         let v = chain.metering().values();
         for (which, lufs) in [("input", v.input.integrated), ("output", v.output.integrated)] {
-            assert!((lufs - expected).abs() < 0.1, "{channels} channel(s), {which}: {lufs:.2} LUFS, expected {expected}");
+            assert!(
+                (lufs - expected).abs() < 0.1,
+                "{channels} channel(s), {which}: {lufs:.2} LUFS, expected {expected}"
+            );
         }
     }
 }

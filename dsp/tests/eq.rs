@@ -252,9 +252,13 @@ fn pass_filters_match_the_analogue_prototype_every_slope_and_shape() {
                         report(&mut failures, format!("{label}, pass band"), pass);
                         let stop = worst_error(&spec, fs, STOP_FLOOR_DB, proto);
                         let bound = if high { HP_STOP_TOL_DB } else { TOL_DB };
-                        println!("{label}, to {STOP_FLOOR_DB} dB: worst {:.4} dB at {:.0} Hz (bound {bound})", stop.0, stop.1);
+                        println!(
+                            "{label}, to {STOP_FLOOR_DB} dB: worst {:.4} dB at {:.0} Hz (bound {bound})",
+                            stop.0, stop.1
+                        );
                         if stop.0.is_nan() || stop.0 > bound {
-                            failures.push(format!("{label}, to {STOP_FLOOR_DB} dB: {:.3} dB at {:.0} Hz", stop.0, stop.1));
+                            failures
+                                .push(format!("{label}, to {STOP_FLOOR_DB} dB: {:.3} dB at {:.0} Hz", stop.0, stop.1));
                         }
                     }
                 }
@@ -272,14 +276,42 @@ fn enhancing_bands_match_the_analogue_prototype() {
     let band = |f: f64, g: f64| ToneBand { enabled: true, freq_hz: f, gain_db: g, placement: MsPlacement::Stereo };
     for fs in RATES {
         let cases: [Case; 7] = [
-            ("low shelf 100 Hz +3", EnhancingEqSettings { low_shelf: band(100.0, 3.0), ..off.clone() }, Box::new(|f| low_shelf_db(f, 100.0, 3.0, Q))),
-            ("low shelf 250 Hz -2", EnhancingEqSettings { low_shelf: band(250.0, -2.0), ..off.clone() }, Box::new(|f| low_shelf_db(f, 250.0, -2.0, Q))),
-            ("high shelf 5 kHz +2", EnhancingEqSettings { high_shelf: band(5_000.0, 2.0), ..off.clone() }, Box::new(|f| high_shelf_db(f, 5_000.0, 2.0, Q))),
-            ("air 12 kHz +3", EnhancingEqSettings { air: band(12_000.0, 3.0), ..off.clone() }, Box::new(|f| high_shelf_db(f, 12_000.0, 3.0, Q))),
-            ("air 16 kHz +2", EnhancingEqSettings { air: band(16_000.0, 2.0), ..off.clone() }, Box::new(|f| high_shelf_db(f, 16_000.0, 2.0, Q))),
+            (
+                "low shelf 100 Hz +3",
+                EnhancingEqSettings { low_shelf: band(100.0, 3.0), ..off.clone() },
+                Box::new(|f| low_shelf_db(f, 100.0, 3.0, Q)),
+            ),
+            (
+                "low shelf 250 Hz -2",
+                EnhancingEqSettings { low_shelf: band(250.0, -2.0), ..off.clone() },
+                Box::new(|f| low_shelf_db(f, 250.0, -2.0, Q)),
+            ),
+            (
+                "high shelf 5 kHz +2",
+                EnhancingEqSettings { high_shelf: band(5_000.0, 2.0), ..off.clone() },
+                Box::new(|f| high_shelf_db(f, 5_000.0, 2.0, Q)),
+            ),
+            (
+                "air 12 kHz +3",
+                EnhancingEqSettings { air: band(12_000.0, 3.0), ..off.clone() },
+                Box::new(|f| high_shelf_db(f, 12_000.0, 3.0, Q)),
+            ),
+            (
+                "air 16 kHz +2",
+                EnhancingEqSettings { air: band(16_000.0, 2.0), ..off.clone() },
+                Box::new(|f| high_shelf_db(f, 16_000.0, 2.0, Q)),
+            ),
             // Tilt: a high shelf lowered by half its gain.
-            ("tilt 1 kHz +3", EnhancingEqSettings { tilt: band(1_000.0, 3.0), ..off.clone() }, Box::new(|f| high_shelf_db(f, 1_000.0, 3.0, Q) - 1.5)),
-            ("bell 2 kHz +2 Q 0.7", EnhancingEqSettings { bell: band(2_000.0, 2.0), bell_q: 0.7, ..off.clone() }, Box::new(|f| bell_db(f, 2_000.0, 2.0, 0.7))),
+            (
+                "tilt 1 kHz +3",
+                EnhancingEqSettings { tilt: band(1_000.0, 3.0), ..off.clone() },
+                Box::new(|f| high_shelf_db(f, 1_000.0, 3.0, Q) - 1.5),
+            ),
+            (
+                "bell 2 kHz +2 Q 0.7",
+                EnhancingEqSettings { bell: band(2_000.0, 2.0), bell_q: 0.7, ..off.clone() },
+                Box::new(|f| bell_db(f, 2_000.0, 2.0, 0.7)),
+            ),
         ];
         for (label, s, proto) in cases {
             let e = check_enhancing(&s, fs, proto);

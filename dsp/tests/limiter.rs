@@ -60,19 +60,12 @@ fn run(
 }
 
 fn torture_settings(drive_db: f64) -> LimiterSettings {
-    LimiterSettings {
-        drive_db,
-        ceiling_dbtp: -1.0,
-        ..Default::default()
-    }
+    LimiterSettings { drive_db, ceiling_dbtp: -1.0, ..Default::default() }
 }
 
 /// Output true peak of both channels, dBTP, after checking every sample is finite.
 fn checked_peak(name: &str, l: &[f64], r: &[f64]) -> f64 {
-    assert!(
-        l.iter().chain(r).all(|v| v.is_finite()),
-        "{name}: non-finite output"
-    );
+    assert!(l.iter().chain(r).all(|v| v.is_finite()), "{name}: non-finite output");
     true_peak_db(l).max(true_peak_db(r))
 }
 
@@ -85,10 +78,7 @@ fn torture_set_stays_under_the_ceiling_at_every_rate() {
             let (l, r) = run(&mut lim, &left, &right, |_| None);
             let tp = checked_peak(name, &l, &r);
             println!("{fs} Hz {name}: {tp:.3} dBTP");
-            assert!(
-                tp <= -1.0 + TOLERANCE_DB,
-                "{fs} Hz, {name}: {tp:.3} dBTP over -1 dBTP"
-            );
+            assert!(tp <= -1.0 + TOLERANCE_DB, "{fs} Hz, {name}: {tp:.3} dBTP over -1 dBTP");
         }
     }
 }
@@ -97,25 +87,14 @@ fn torture_set_stays_under_the_ceiling_at_every_rate() {
 fn every_oversampling_and_lookahead_holds_the_ceiling() {
     let fs = 48000.0;
     let set = torture_set(fs);
-    for oversampling in [
-        PeakOversampling::X4,
-        PeakOversampling::X8,
-        PeakOversampling::X16,
-    ] {
+    for oversampling in [PeakOversampling::X4, PeakOversampling::X8, PeakOversampling::X16] {
         for lookahead_ms in [0.5, 3.0, 5.0] {
             for Torture { name, left, right } in set.iter().filter(|t| t.name != "50 Hz sine with transients") {
-                let settings = LimiterSettings {
-                    oversampling,
-                    lookahead_ms,
-                    ..torture_settings(12.0)
-                };
+                let settings = LimiterSettings { oversampling, lookahead_ms, ..torture_settings(12.0) };
                 let mut lim = limiter(fs, &settings);
                 let (l, r) = run(&mut lim, &left[..24000], &right[..24000], |_| None);
                 let tp = checked_peak(name, &l, &r);
-                assert!(
-                    tp <= -1.0 + TOLERANCE_DB,
-                    "{oversampling:?}, {lookahead_ms} ms, {name}: {tp:.3} dBTP"
-                );
+                assert!(tp <= -1.0 + TOLERANCE_DB, "{oversampling:?}, {lookahead_ms} ms, {name}: {tp:.3} dBTP");
             }
         }
     }
@@ -152,10 +131,7 @@ fn ceiling_automation_is_met_sample_by_sample() {
             .map(|i| ceiling_of_block(i.min(len - 1) / BLOCK))
             .fold(f64::NEG_INFINITY, f64::max);
         let tp = db(peaks_l[n].max(peaks_r[n]));
-        assert!(
-            tp <= allowed + TOLERANCE_DB,
-            "sample {n}: {tp:.3} dBTP over {allowed}"
-        );
+        assert!(tp <= allowed + TOLERANCE_DB, "sample {n}: {tp:.3} dBTP over {allowed}");
     }
 }
 
@@ -167,20 +143,10 @@ fn ebu_true_peak_cases_are_limited() {
             let mut lim = limiter(fs, &torture_settings(drive_db));
             let (l, r) = run(&mut lim, &signal, &signal, |_| None);
             let tp = checked_peak("EBU", &l, &r);
-            assert!(
-                tp <= -1.0 + TOLERANCE_DB,
-                "case {case}, drive {drive_db}: {tp:.3} dBTP"
-            );
+            assert!(tp <= -1.0 + TOLERANCE_DB, "case {case}, drive {drive_db}: {tp:.3} dBTP");
             // What was under the ceiling stays at its level (within the limiter's margin).
-            let expected = if case == 19 || drive_db > 0.0 {
-                -1.0
-            } else {
-                -6.0
-            };
-            assert!(
-                tp > expected - 0.1,
-                "case {case}, drive {drive_db}: {tp:.3} dBTP, too low"
-            );
+            let expected = if case == 19 || drive_db > 0.0 { -1.0 } else { -6.0 };
+            assert!(tp > expected - 0.1, "case {case}, drive {drive_db}: {tp:.3} dBTP, too low");
         }
     }
 }
@@ -195,17 +161,13 @@ fn below_the_ceiling_it_is_a_pure_delay() {
     // 6 dB under the -1 dBTP ceiling, by true peak.
     let tp = true_peak_db(&left).max(true_peak_db(&right));
     let g = 10f64.powf((-7.0 - tp) / 20.0);
-    left.iter_mut()
-        .chain(right.iter_mut())
-        .for_each(|v| *v *= g);
+    left.iter_mut().chain(right.iter_mut()).for_each(|v| *v *= g);
     let mut lim = limiter(fs, &torture_settings(0.0));
     let latency = lim.latency();
     let (l, r) = run(&mut lim, &left, &right, |_| None);
     let mut worst: f64 = 0.0;
     for n in 0..len {
-        worst = worst
-            .max((l[n + latency] - left[n]).abs())
-            .max((r[n + latency] - right[n]).abs());
+        worst = worst.max((l[n + latency] - left[n]).abs()).max((r[n + latency] - right[n]).abs());
     }
     assert!(db(worst) < -100.0, "null residual {:.1} dBFS", db(worst));
     assert!(lim.gain_reduction_db().abs() < 1e-9);
@@ -228,16 +190,8 @@ fn latency_is_constant_and_bounded() {
         ..Default::default()
     });
     assert_eq!(lim.latency(), base);
-    for oversampling in [
-        PeakOversampling::X4,
-        PeakOversampling::X8,
-        PeakOversampling::X16,
-    ] {
-        lim.set(&LimiterSettings {
-            lookahead_ms: 5.0,
-            oversampling,
-            ..Default::default()
-        });
+    for oversampling in [PeakOversampling::X4, PeakOversampling::X8, PeakOversampling::X16] {
+        lim.set(&LimiterSettings { lookahead_ms: 5.0, oversampling, ..Default::default() });
         assert!(lim.latency() <= lim.max_latency());
     }
 }
@@ -247,9 +201,7 @@ fn gain_reduction_reads_the_excess_on_a_steady_sine() {
     let fs = 48000.0;
     for (drive_db, amplitude_db) in [(0.0, 0.0), (6.0, -3.0), (12.0, -1.0)] {
         let a = 10f64.powf(amplitude_db / 20.0);
-        let x: Vec<f64> = (0..24000)
-            .map(|n| a * (2.0 * PI * 1000.0 * n as f64 / fs).sin())
-            .collect();
+        let x: Vec<f64> = (0..24000).map(|n| a * (2.0 * PI * 1000.0 * n as f64 / fs).sin()).collect();
         let mut lim = limiter(fs, &torture_settings(drive_db));
         let mut l = x.clone();
         let mut r = x.clone();
@@ -259,10 +211,7 @@ fn gain_reduction_reads_the_excess_on_a_steady_sine() {
         // Driven peak minus ceiling, within 0.1 dB.
         let expected = amplitude_db + drive_db + 1.0;
         let gr = lim.gain_reduction_db();
-        assert!(
-            (gr - expected).abs() < 0.1,
-            "drive {drive_db}: reads {gr:.3} dB, expected {expected}"
-        );
+        assert!((gr - expected).abs() < 0.1, "drive {drive_db}: reads {gr:.3} dB, expected {expected}");
     }
 }
 
@@ -270,51 +219,27 @@ fn gain_reduction_reads_the_excess_on_a_steady_sine() {
 fn stereo_link_follows_the_louder_channel() {
     let fs = 48000.0;
     let len = 24000;
-    let loud: Vec<f64> = (0..len)
-        .map(|n| (2.0 * PI * 500.0 * n as f64 / fs).sin())
-        .collect();
+    let loud: Vec<f64> = (0..len).map(|n| (2.0 * PI * 500.0 * n as f64 / fs).sin()).collect();
     let quiet: Vec<f64> = loud.iter().map(|v| 0.25 * v).collect();
-    let level = |x: &[f64]| {
-        db(x[len - 2000..len]
-            .iter()
-            .fold(0.0f64, |m, v| m.max(v.abs())))
-    };
+    let level = |x: &[f64]| db(x[len - 2000..len].iter().fold(0.0f64, |m, v| m.max(v.abs())));
     // Linked: the quiet channel gets the loud one's 1 dB (+ margin) of reduction.
     let mut lim = limiter(fs, &torture_settings(0.0));
     let (_, r) = run(&mut lim, &loud, &quiet, |_| None);
-    assert!(
-        (level(&r) - (db(0.25) - 1.0)).abs() < 0.1,
-        "linked: {:.2}",
-        level(&r)
-    );
+    assert!((level(&r) - (db(0.25) - 1.0)).abs() < 0.1, "linked: {:.2}", level(&r));
     // Unlinked: the quiet channel is untouched.
-    let mut lim = limiter(
-        fs,
-        &LimiterSettings {
-            stereo_link: 0.0,
-            ..torture_settings(0.0)
-        },
-    );
+    let mut lim = limiter(fs, &LimiterSettings { stereo_link: 0.0, ..torture_settings(0.0) });
     let (_, r) = run(&mut lim, &loud, &quiet, |_| None);
-    assert!(
-        (level(&r) - db(0.25)).abs() < 0.01,
-        "unlinked: {:.2}",
-        level(&r)
-    );
+    assert!((level(&r) - db(0.25)).abs() < 0.01, "unlinked: {:.2}", level(&r));
 }
 
 #[test]
 fn recovers_from_absurd_input() {
     let fs = 48000.0;
     let mut lim = limiter(fs, &torture_settings(0.0));
-    let mut l: Vec<f64> = (0..4096)
-        .map(|n| if n % 3 == 0 { 1.0e4 } else { -1.0e4 })
-        .collect();
+    let mut l: Vec<f64> = (0..4096).map(|n| if n % 3 == 0 { 1.0e4 } else { -1.0e4 }).collect();
     let mut r = l.clone();
     lim.process(&mut l[..BLOCK], &mut r[..BLOCK]);
-    let quiet: Vec<f64> = (0..48000)
-        .map(|n| 0.1 * (2.0 * PI * 440.0 * n as f64 / fs).sin())
-        .collect();
+    let quiet: Vec<f64> = (0..48000).map(|n| 0.1 * (2.0 * PI * 440.0 * n as f64 / fs).sin()).collect();
     let (l, r) = run(&mut lim, &quiet, &quiet, |_| None);
     assert!(l.iter().chain(&r).all(|v| v.is_finite()));
     // A few hundred ms later the quiet sine is back at its level.
@@ -326,20 +251,13 @@ fn recovers_from_absurd_input() {
 /// over a -20 dBFS sine, at 0 dB drive.
 fn recovery_blocks(loud: usize, auto_release: bool) -> usize {
     let fs = 48000.0;
-    let settings = LimiterSettings {
-        auto_release,
-        ..torture_settings(0.0)
-    };
+    let settings = LimiterSettings { auto_release, ..torture_settings(0.0) };
     let mut lim = limiter(fs, &settings);
     let start = 24000;
     let len = start + loud + 4 * fs as usize;
     let x: Vec<f64> = (0..len)
         .map(|n| {
-            let a = if (start..start + loud).contains(&n) {
-                1.0
-            } else {
-                0.1
-            };
+            let a = if (start..start + loud).contains(&n) { 1.0 } else { 0.1 };
             a * (2.0 * PI * 1000.0 * n as f64 / fs).sin()
         })
         .collect();
@@ -363,15 +281,9 @@ fn auto_release_recovers_fast_after_a_peak_and_slowly_after_sustained_limiting()
     let fixed_sustained = recovery_blocks(96000, false);
     println!("recovery blocks: auto {short} / {sustained}, fixed {fixed_short} / {fixed_sustained}");
     // Auto: an isolated peak recovers at least twice as fast as two seconds of limiting.
-    assert!(
-        sustained >= 2 * short.max(1),
-        "auto: short {short}, sustained {sustained} blocks"
-    );
+    assert!(sustained >= 2 * short.max(1), "auto: short {short}, sustained {sustained} blocks");
     // Fixed release: the same recovery either way (within a block).
-    assert!(
-        fixed_short.abs_diff(fixed_sustained) <= 1,
-        "fixed: {fixed_short} vs {fixed_sustained}"
-    );
+    assert!(fixed_short.abs_diff(fixed_sustained) <= 1, "fixed: {fixed_short} vs {fixed_sustained}");
 }
 
 #[test]
@@ -380,9 +292,7 @@ fn steady_limiting_adds_no_distortion() {
     // is a clean sine (no clipping in the normal path): harmonics below -90 dB.
     let fs = 48000.0;
     let len = 3 * fs as usize;
-    let x: Vec<f64> = (0..len)
-        .map(|n| (2.0 * PI * 750.0 * n as f64 / fs).sin())
-        .collect();
+    let x: Vec<f64> = (0..len).map(|n| (2.0 * PI * 750.0 * n as f64 / fs).sin()).collect();
     let mut lim = limiter(fs, &torture_settings(6.0));
     let (l, _) = run(&mut lim, &x, &x, |_| None);
     // 2^15 samples from the settled part; 750 Hz is bin 512.
@@ -393,8 +303,7 @@ fn steady_limiting_adds_no_distortion() {
         .enumerate()
         .map(|(i, v)| {
             let t = 2.0 * PI * i as f64 / n as f64;
-            v * (0.35875 - 0.48829 * t.cos() + 0.14128 * (2.0 * t).cos()
-                - 0.01168 * (3.0 * t).cos())
+            v * (0.35875 - 0.48829 * t.cos() + 0.14128 * (2.0 * t).cos() - 0.01168 * (3.0 * t).cos())
         })
         .collect();
     let fft = realfft::RealFftPlanner::<f64>::new().plan_fft_forward(n);

@@ -75,7 +75,8 @@ impl Tone {
 
     fn next(&mut self) -> f64 {
         let s = self.im;
-        let (re, im) = (self.re * self.step_re - self.im * self.step_im, self.re * self.step_im + self.im * self.step_re);
+        let (re, im) =
+            (self.re * self.step_re - self.im * self.step_im, self.re * self.step_im + self.im * self.step_re);
         // Renormalise to stop the magnitude drifting.
         let k = 1.5 - 0.5 * (re * re + im * im);
         self.re = re * k;
@@ -225,7 +226,8 @@ fn tp_signal(fs: f64, amp: f64, period: f64, phase_deg: f64) -> Vec<f64> {
     (0..n)
         .map(|i| {
             let edge = i.min(n - 1 - i);
-            let g = if edge < fade { 0.5 - 0.5 * (std::f64::consts::PI * edge as f64 / fade as f64).cos() } else { 1.0 };
+            let g =
+                if edge < fade { 0.5 - 0.5 * (std::f64::consts::PI * edge as f64 / fade as f64).cos() } else { 1.0 };
             g * amp * (2.0 * std::f64::consts::PI * i as f64 / period + phase_deg.to_radians()).sin()
         })
         .collect()
@@ -439,13 +441,36 @@ fn platform_playback_gains_follow_the_rules() {
     assert_eq!(PLATFORMS.len(), 10);
     // | master | platform | playback gain dB |
     let cases: &[(f64, Option<f64>, &[(&str, f64)])] = &[
-        (-8.0, None, &[("Spotify", -6.0), ("Apple Music", -8.0), ("YouTube", -6.0), ("TIDAL", -6.0),
-            ("Amazon Music", -6.0), ("Deezer", -7.0), ("SoundCloud", 0.0), ("EBU R 128", -15.0),
-            ("ATSC A/85", -16.0), ("Club / DJ", 0.0)]),
+        (
+            -8.0,
+            None,
+            &[
+                ("Spotify", -6.0),
+                ("Apple Music", -8.0),
+                ("YouTube", -6.0),
+                ("TIDAL", -6.0),
+                ("Amazon Music", -6.0),
+                ("Deezer", -7.0),
+                ("SoundCloud", 0.0),
+                ("EBU R 128", -15.0),
+                ("ATSC A/85", -16.0),
+                ("Club / DJ", 0.0),
+            ],
+        ),
         (-14.0, None, &[("Spotify", 0.0), ("YouTube", 0.0), ("TIDAL", 0.0), ("Apple Music", -2.0)]),
         // -20 LUFS, true peak -20 dBTP: plenty of headroom, raised fully where the rule raises.
-        (-20.0, None, &[("Spotify", 6.0), ("Apple Music", 4.0), ("YouTube", 0.0), ("TIDAL", 0.0),
-            ("EBU R 128", -3.0), ("ATSC A/85", -4.0)]),
+        (
+            -20.0,
+            None,
+            &[
+                ("Spotify", 6.0),
+                ("Apple Music", 4.0),
+                ("YouTube", 0.0),
+                ("TIDAL", 0.0),
+                ("EBU R 128", -3.0),
+                ("ATSC A/85", -4.0),
+            ],
+        ),
         // -20 LUFS with a -6 dBTP click: Spotify raises only until the peak reaches -1 dBTP.
         (-20.0, Some(-6.0), &[("Spotify", 5.0), ("Apple Music", 4.0), ("YouTube", 0.0)]),
     ];
@@ -454,7 +479,10 @@ fn platform_playback_gains_follow_the_rules() {
         assert_within("master loudness", 48_000.0, report.values.integrated, lufs, 0.1, 0.1);
         for &(platform, gain) in expected {
             let got = gain_on(platform, &report);
-            assert!((got - gain).abs() <= 0.15, "{platform} on a {lufs} LUFS master (click {click:?}): {got:.2} dB, expected {gain}");
+            assert!(
+                (got - gain).abs() <= 0.15,
+                "{platform} on a {lufs} LUFS master (click {click:?}): {got:.2} dB, expected {gain}"
+            );
         }
         let spotify = report.playback.iter().find(|p| p.platform == "Spotify").unwrap();
         assert!(spotify.resulting_true_peak_dbtp <= -1.0 + 0.05 || spotify.gain_db <= 0.0);
@@ -496,7 +524,8 @@ fn stage_meter_reports_a_3_db_stage_as_3_lu() {
     let mut m = metering(FS);
     let snapshot = MeterSnapshot::new();
     programme(FS, 5.0, 11, |l, r| {
-        let (l3, r3): (Vec<f64>, Vec<f64>) = (l.iter().map(|x| x * gain).collect(), r.iter().map(|x| x * gain).collect());
+        let (l3, r3): (Vec<f64>, Vec<f64>) =
+            (l.iter().map(|x| x * gain).collect(), r.iter().map(|x| x * gain).collect());
         m.process_input(l, r);
         // Stage 0 applies +3 dB, the others pass through; stage 6 reports 2.5 dB GR, stage 4 bypassed.
         m.process_stage(0, &l3, &r3, 0.0, false);
@@ -555,8 +584,9 @@ fn an_hour_of_metering_never_allocates() {
         let mut rng = SmallRng::seed_from_u64(5);
         // A few blocks of noise at different levels, cycled: cheap, and the loudness moves
         // over a wide range so the histograms fill many bins.
-        let blocks: Vec<Vec<f64>> =
-            (0..16).map(|k| (0..HOUR_BLOCK).map(|_| db(-5.0 * k as f64) * rng.random_range(-1.0..1.0)).collect()).collect();
+        let blocks: Vec<Vec<f64>> = (0..16)
+            .map(|k| (0..HOUR_BLOCK).map(|_| db(-5.0 * k as f64) * rng.random_range(-1.0..1.0)).collect())
+            .collect();
         let mut m = Metering::new();
         m.prepare(fs, HOUR_BLOCK);
         let snapshot = MeterSnapshot::new();

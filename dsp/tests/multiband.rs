@@ -1,9 +1,7 @@
 //! Multiband compression (stage 3): crossover flatness, static curve, time constants, solo,
 //! mid/side operation, robustness.
 
-use lacquer_dsp::stages::multiband::{
-    CompBand, Detector, Multiband, MultibandSettings, StereoMode, MAX_BANDS,
-};
+use lacquer_dsp::stages::multiband::{CompBand, Detector, Multiband, MultibandSettings, StereoMode, MAX_BANDS};
 use lacquer_dsp::Stage;
 use realfft::RealFftPlanner;
 use std::f64::consts::PI;
@@ -77,10 +75,7 @@ fn bands_at_unity_sum_flat_within_0_01_db() {
                             worst = worst.max(m.abs());
                         }
                     }
-                    assert!(
-                        worst < 0.01,
-                        "fs {fs} bands {bands} xo {xo:?} bypass {bypass}: deviation {worst} dB"
-                    );
+                    assert!(worst < 0.01, "fs {fs} bands {bands} xo {xo:?} bypass {bypass}: deviation {worst} dB");
                 }
             }
         }
@@ -157,7 +152,8 @@ fn static_curve_within_0_2_db() {
     let fs = 48000.0;
     let n = 24000;
     let (t, ratio, knee) = (-20.0, 4.0, 8.0);
-    let band = CompBand { threshold_db: t, ratio, knee_db: knee, attack_ms: 2.0, release_ms: 50.0, ..Default::default() };
+    let band =
+        CompBand { threshold_db: t, ratio, knee_db: knee, attack_ms: 2.0, release_ms: 50.0, ..Default::default() };
     for detector in [Detector::Peak, Detector::Rms] {
         // Peak levels, including five inside the knee (-24 .. -16).
         for peak_db in [-40.0, -25.0, -23.0, -21.0, -20.0, -18.5, -17.0, -12.0, -6.0, 0.0] {
@@ -231,7 +227,14 @@ fn attack_and_release_time_constants_within_10_percent() {
 fn mid_side_mode_compresses_only_the_loud_side() {
     let fs = 48000.0;
     let n = 48000;
-    let band = CompBand { threshold_db: -30.0, ratio: 4.0, knee_db: 0.0, attack_ms: 5.0, release_ms: 50.0, ..Default::default() };
+    let band = CompBand {
+        threshold_db: -30.0,
+        ratio: 4.0,
+        knee_db: 0.0,
+        attack_ms: 5.0,
+        release_ms: 50.0,
+        ..Default::default()
+    };
     let mut s = unity(2, [200.0, 2500.0, 8000.0], false);
     s.band[1] = band;
     s.mode = StereoMode::MidSide;
@@ -266,7 +269,14 @@ fn mid_side_mode_compresses_only_the_loud_side() {
 fn stereo_link_amount() {
     let fs = 48000.0;
     let n = 24000;
-    let band = CompBand { threshold_db: -30.0, ratio: 4.0, knee_db: 0.0, attack_ms: 2.0, release_ms: 50.0, ..Default::default() };
+    let band = CompBand {
+        threshold_db: -30.0,
+        ratio: 4.0,
+        knee_db: 0.0,
+        attack_ms: 2.0,
+        release_ms: 50.0,
+        ..Default::default()
+    };
     // Loud left (-10 dBFS), quiet right (-40): with link 0 the right is untouched, with link 1
     // it takes the left's reduction.
     for (link, expected_right) in [(0.0, 0.0), (1.0, -expected_reduction(-10.0, -30.0, 4.0, 0.0))] {
@@ -285,7 +295,15 @@ fn makeup_and_auto_makeup() {
     let fs = 48000.0;
     let n = 24000;
     let (t, ratio, knee) = (-24.0, 3.0, 6.0);
-    let band = CompBand { threshold_db: t, ratio, knee_db: knee, makeup_db: 2.0, attack_ms: 2.0, release_ms: 50.0, ..Default::default() };
+    let band = CompBand {
+        threshold_db: t,
+        ratio,
+        knee_db: knee,
+        makeup_db: 2.0,
+        attack_ms: 2.0,
+        release_ms: 50.0,
+        ..Default::default()
+    };
     for auto in [false, true] {
         let mut s = one_band_comp(band, Detector::Peak);
         s.auto_makeup = auto;

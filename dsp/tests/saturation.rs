@@ -33,9 +33,7 @@ fn run(s: &mut Saturation, x: &[f64]) -> Vec<f64> {
 
 fn sine(freq: f64, amplitude_db: f64, len: usize) -> Vec<f64> {
     let a = 10f64.powf(amplitude_db / 20.0);
-    (0..len)
-        .map(|n| a * (2.0 * PI * freq * n as f64 / FS).sin())
-        .collect()
+    (0..len).map(|n| a * (2.0 * PI * freq * n as f64 / FS).sin()).collect()
 }
 
 fn db(x: f64) -> f64 {
@@ -51,8 +49,7 @@ fn spectrum(x: &[f64]) -> Vec<f64> {
         .enumerate()
         .map(|(i, v)| {
             let t = 2.0 * PI * i as f64 / n as f64;
-            v * (0.35875 - 0.48829 * t.cos() + 0.14128 * (2.0 * t).cos()
-                - 0.01168 * (3.0 * t).cos())
+            v * (0.35875 - 0.48829 * t.cos() + 0.14128 * (2.0 * t).cos() - 0.01168 * (3.0 * t).cos())
         })
         .collect();
     let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n);
@@ -99,10 +96,7 @@ fn hard_driven_9k_sine_has_no_alias_within_70_db() {
         }
         let freq = worst_bin as f64 * FS / FFT_LEN as f64;
         println!("{character:?}: worst non-harmonic {worst:.1} dB at {freq:.0} Hz");
-        assert!(
-            worst < -70.0,
-            "{character:?}: component at {freq:.0} Hz is {worst:.1} dB"
-        );
+        assert!(worst < -70.0, "{character:?}: component at {freq:.0} Hz is {worst:.1} dB");
     }
 }
 
@@ -128,20 +122,12 @@ fn zero_drive_and_zero_mix_null_against_the_delayed_input() {
     for oversampling in [Oversampling::X2, Oversampling::X4] {
         for character in CHARACTERS {
             for (drive_db, mix) in [(0.0, 1.0), (18.0, 0.0)] {
-                let settings = SaturationSettings {
-                    character,
-                    drive_db,
-                    mix,
-                    oversampling,
-                    ..Default::default()
-                };
+                let settings = SaturationSettings { character, drive_db, mix, oversampling, ..Default::default() };
                 let mut s = stage(&settings);
                 let latency = s.latency();
                 assert!(latency <= s.max_latency());
                 let y = run(&mut s, &x);
-                let worst = (latency..x.len())
-                    .map(|n| (y[n] - x[n - latency]).abs())
-                    .fold(0.0f64, f64::max);
+                let worst = (latency..x.len()).map(|n| (y[n] - x[n - latency]).abs()).fold(0.0f64, f64::max);
                 assert!(
                     worst == 0.0 || db(worst) < -100.0,
                     "{oversampling:?} {character:?} drive {drive_db} mix {mix}: residual {:.1} dBFS",
@@ -156,22 +142,11 @@ fn zero_drive_and_zero_mix_null_against_the_delayed_input() {
 fn latency_is_constant_per_oversampling_factor() {
     let mut s = stage(&SaturationSettings::default());
     let x4 = s.latency();
-    s.set(&SaturationSettings {
-        drive_db: 12.0,
-        mix: 0.5,
-        character: Character::Tube,
-        ..Default::default()
-    });
+    s.set(&SaturationSettings { drive_db: 12.0, mix: 0.5, character: Character::Tube, ..Default::default() });
     assert_eq!(s.latency(), x4);
-    s.set(&SaturationSettings {
-        oversampling: Oversampling::X2,
-        ..Default::default()
-    });
+    s.set(&SaturationSettings { oversampling: Oversampling::X2, ..Default::default() });
     let x2 = s.latency();
-    assert!(
-        x2 > 0 && x2 <= x4 && x4 <= s.max_latency(),
-        "x2 {x2}, x4 {x4}"
-    );
+    assert!(x2 > 0 && x2 <= x4 && x4 <= s.max_latency(), "x2 {x2}, x4 {x4}");
 }
 
 fn integrated_lufs(x: &[f64]) -> f64 {
@@ -184,37 +159,22 @@ fn integrated_lufs(x: &[f64]) -> f64 {
 #[test]
 fn auto_gain_keeps_loudness_within_1_lu_at_moderate_drive() {
     let len = 10 * FS as usize;
-    for (name, x) in [
-        ("pink noise", pink(len, 7)),
-        ("programme", programme(len, 8)),
-    ] {
+    for (name, x) in [("pink noise", pink(len, 7)), ("programme", programme(len, 8))] {
         let dry = integrated_lufs(&x);
         for character in CHARACTERS {
-            let settings = SaturationSettings {
-                character,
-                drive_db: 9.0,
-                ..Default::default()
-            };
+            let settings = SaturationSettings { character, drive_db: 9.0, ..Default::default() };
             let mut s = stage(&settings);
             let y = run(&mut s, &x);
             let wet = integrated_lufs(&y);
             println!("{name}, {character:?}: {wet:.2} LUFS, dry {dry:.2}");
-            assert!(
-                (wet - dry).abs() < 1.0,
-                "{name}, {character:?}: {wet:.2} LUFS against {dry:.2} dry"
-            );
+            assert!((wet - dry).abs() < 1.0, "{name}, {character:?}: {wet:.2} LUFS against {dry:.2} dry");
         }
     }
 }
 
 /// Level of harmonic `k` of 1 kHz relative to the fundamental, dB.
 fn harmonics(character: Character) -> Vec<f64> {
-    let settings = SaturationSettings {
-        character,
-        drive_db: 12.0,
-        auto_gain: false,
-        ..Default::default()
-    };
+    let settings = SaturationSettings { character, drive_db: 12.0, auto_gain: false, ..Default::default() };
     let mut s = stage(&settings);
     // 1 kHz = bin 1024 / 1.5 is not whole at 2^15; use 750 Hz (bin 512).
     let f = 750.0;
@@ -235,23 +195,14 @@ fn each_character_has_its_harmonic_signature() {
     for character in [Character::Tape, Character::SoftClip] {
         let h = harmonics(character);
         assert!(h[2] > -40.0, "{character:?} H3 {:.1} dB", h[2]);
-        assert!(
-            h[1] < -100.0 && h[3] < -100.0,
-            "{character:?} H2 {:.1}, H4 {:.1} dB",
-            h[1],
-            h[3]
-        );
+        assert!(h[1] < -100.0 && h[3] < -100.0, "{character:?} H2 {:.1}, H4 {:.1} dB", h[1], h[3]);
     }
 }
 
 #[test]
 fn tube_output_has_no_dc() {
-    let settings = SaturationSettings {
-        character: Character::Tube,
-        drive_db: 18.0,
-        auto_gain: false,
-        ..Default::default()
-    };
+    let settings =
+        SaturationSettings { character: Character::Tube, drive_db: 18.0, auto_gain: false, ..Default::default() };
     let mut s = stage(&settings);
     let len = 3 * FS as usize;
     let y = run(&mut s, &sine(1000.0, -3.0, len));
@@ -267,10 +218,7 @@ fn settings_changes_are_smooth_and_finite() {
     // Character, drive and mix automated every block: no sample jumps more than a steady
     // 200 Hz sine can (no click), nothing non-finite.
     let x = sine(200.0, -6.0, FS as usize);
-    let mut s = stage(&SaturationSettings {
-        drive_db: 6.0,
-        ..Default::default()
-    });
+    let mut s = stage(&SaturationSettings { drive_db: 6.0, ..Default::default() });
     let mut l = x.clone();
     let mut r = x.clone();
     for (b, (cl, cr)) in l.chunks_mut(BLOCK).zip(r.chunks_mut(BLOCK)).enumerate() {
@@ -284,15 +232,9 @@ fn settings_changes_are_smooth_and_finite() {
     }
     assert!(l.iter().all(|v| v.is_finite()));
     let max_step = 2.0 * PI * 200.0 / FS * 10f64.powf(-6.0 / 20.0) * 4.0;
-    let worst = l
-        .windows(2)
-        .map(|w| (w[1] - w[0]).abs())
-        .fold(0.0f64, f64::max);
+    let worst = l.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0f64, f64::max);
     println!("largest step {worst:.4}, allowed {max_step:.4}");
-    assert!(
-        worst < max_step,
-        "largest step {worst:.4} (allowed {max_step:.4})"
-    );
+    assert!(worst < max_step, "largest step {worst:.4} (allowed {max_step:.4})");
 }
 
 #[test]
@@ -304,12 +246,7 @@ fn output_does_not_depend_on_the_block_sizes() {
     let sizes = [1, 7, 64, 100, 333, 16, 512, 15, 17, 63, 65, 250];
     for oversampling in [Oversampling::X2, Oversampling::X4] {
         for character in CHARACTERS {
-            let settings = SaturationSettings {
-                character,
-                drive_db: 15.0,
-                oversampling,
-                ..Default::default()
-            };
+            let settings = SaturationSettings { character, drive_db: 15.0, oversampling, ..Default::default() };
             let reference = run(&mut stage(&settings), &x);
             let mut s = stage(&settings);
             let mut l = x.clone();
@@ -323,11 +260,7 @@ fn output_does_not_depend_on_the_block_sizes() {
                 s.process(&mut l[start..end], &mut r[start..end]);
                 start = end;
             }
-            let worst = reference
-                .iter()
-                .zip(&l)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f64, f64::max);
+            let worst = reference.iter().zip(&l).map(|(a, b)| (a - b).abs()).fold(0.0f64, f64::max);
             println!("{oversampling:?} {character:?}: worst {:.1} dBFS", db(worst));
             assert!(
                 worst == 0.0 || db(worst) < -120.0,

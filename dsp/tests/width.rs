@@ -130,7 +130,13 @@ fn antiphase_safety_holds_the_bounds_at_200_percent() {
     let tail = n - 48000;
     for (floor, max_loss) in [(0.0, 3.0), (0.3, 6.0), (-0.2, 1.5)] {
         let (mut l, mut r) = mid_side_noise(0.2, 0.36, n, 3);
-        let s = WidthSettings { width: 2.0, safety: true, min_correlation: floor, max_mono_loss_db: max_loss, ..Default::default() };
+        let s = WidthSettings {
+            width: 2.0,
+            safety: true,
+            min_correlation: floor,
+            max_mono_loss_db: max_loss,
+            ..Default::default()
+        };
         let mut w = stage(&s);
         run(&mut w, &mut l, &mut r);
         let (mut ll, mut rr, mut lr) = (0.0, 0.0, 0.0);

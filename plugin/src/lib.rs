@@ -120,7 +120,9 @@ impl Plugin for Lacquer {
         }
         let playing = context.transport().playing;
         let reset_toggle = self.params.meter_reset.value();
-        if (playing && !self.was_playing && self.params.meter_auto_reset.value()) || reset_toggle != self.meter_reset_seen {
+        if (playing && !self.was_playing && self.params.meter_auto_reset.value())
+            || reset_toggle != self.meter_reset_seen
+        {
             self.chain.reset_meters();
         }
         self.was_playing = playing;
@@ -151,12 +153,8 @@ impl ClapPlugin for Lacquer {
 impl Vst3Plugin for Lacquer {
     /// Never change: hosts identify saved instances by it.
     const VST3_CLASS_ID: [u8; 16] = *b"LacquerMasterChn";
-    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] = &[
-        Vst3SubCategory::Fx,
-        Vst3SubCategory::Mastering,
-        Vst3SubCategory::Dynamics,
-        Vst3SubCategory::Eq,
-    ];
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] =
+        &[Vst3SubCategory::Fx, Vst3SubCategory::Mastering, Vst3SubCategory::Dynamics, Vst3SubCategory::Eq];
 }
 
 nice_export_clap!(Lacquer);

@@ -17,7 +17,8 @@ fn scratch(test: &str) -> PathBuf {
 
 /// Write `channels` of a 997 Hz sine at `dbfs` for `seconds` as 24-bit PCM.
 fn write_sine(path: &PathBuf, channels: u16, rate: u32, dbfs: f64, seconds: f64) {
-    let spec = hound::WavSpec { channels, sample_rate: rate, bits_per_sample: 24, sample_format: hound::SampleFormat::Int };
+    let spec =
+        hound::WavSpec { channels, sample_rate: rate, bits_per_sample: 24, sample_format: hound::SampleFormat::Int };
     let mut w = hound::WavWriter::create(path, spec).expect("wav writer");
     let amplitude = 10f64.powf(dbfs / 20.0) * f64::from((1 << 23) - 1);
     for n in 0..(seconds * f64::from(rate)) as usize {
@@ -92,7 +93,10 @@ fn every_unmeasurable_input_exits_2_with_a_one_line_reason() {
         assert_eq!(out.status.code(), Some(2), "{what}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(stderr.trim_end().lines().count(), 1, "{what}: {stderr}");
-        assert!(stderr.contains(reason) && stderr.contains(path.file_name().unwrap().to_str().unwrap()), "{what}: {stderr}");
+        assert!(
+            stderr.contains(reason) && stderr.contains(path.file_name().unwrap().to_str().unwrap()),
+            "{what}: {stderr}"
+        );
     }
     // No file at all: the usage line.
     let out = Command::new(env!("CARGO_BIN_EXE_lacquer")).arg("analyze").output().unwrap();

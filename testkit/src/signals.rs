@@ -134,7 +134,11 @@ pub fn near_nyquist(len: usize, rng: &mut SmallRng) -> Vec<f64> {
     let x = (0..len)
         .map(|n| {
             state = a * state + (1.0 - a) * rng.random_range(-1.0..1.0);
-            if n % 2 == 0 { state } else { -state }
+            if n % 2 == 0 {
+                state
+            } else {
+                -state
+            }
         })
         .collect();
     normalised(x)

@@ -55,8 +55,13 @@ pub enum Blocks {
 }
 
 /// The block patterns every host-level property is checked with.
-pub const BLOCK_PATTERNS: [Blocks; 5] =
-    [Blocks::Fixed(1), Blocks::Fixed(64), Blocks::Fixed(512), Blocks::Fixed(4096), Blocks::Random { seed: 7, max: 4096 }];
+pub const BLOCK_PATTERNS: [Blocks; 5] = [
+    Blocks::Fixed(1),
+    Blocks::Fixed(64),
+    Blocks::Fixed(512),
+    Blocks::Fixed(4096),
+    Blocks::Random { seed: 7, max: 4096 },
+];
 
 /// The sample rates every host-level property is checked at.
 pub const SAMPLE_RATES: [f64; 4] = [44_100.0, 48_000.0, 96_000.0, 192_000.0];
@@ -164,21 +169,18 @@ impl Instance {
             "{} does not contain {PLUGIN_ID}",
             bundle.display()
         );
-        let host_info = HostInfo::new("Lacquer test host", "Lacquer", "https://example.invalid", "1.0").expect("host info");
-        let mut instance = PluginInstance::<TestHost>::new(
-            |_| Shared::default(),
-            |_| MainThread::default(),
-            &entry,
-            &id,
-            &host_info,
-        )
-        .expect("creating the plugin instance");
+        let host_info =
+            HostInfo::new("Lacquer test host", "Lacquer", "https://example.invalid", "1.0").expect("host info");
+        let mut instance =
+            PluginInstance::<TestHost>::new(|_| Shared::default(), |_| MainThread::default(), &entry, &id, &host_info)
+                .expect("creating the plugin instance");
         let handle = instance.plugin_handle();
         let params_ext = handle.get_extension::<PluginParams>().expect("the plugin implements clap.params");
         let state_ext = handle.get_extension::<PluginState>().expect("the plugin implements clap.state");
         let latency_ext = handle.get_extension::<PluginLatency>().expect("the plugin implements clap.latency");
         let ports_config = handle.get_extension::<PluginAudioPortsConfig>();
-        let mut this = Self { instance, params_ext, state_ext, latency_ext, ports_config, params: Vec::new(), channels: 2 };
+        let mut this =
+            Self { instance, params_ext, state_ext, latency_ext, ports_config, params: Vec::new(), channels: 2 };
         this.params = this.scan_params();
         this
     }
@@ -272,7 +274,9 @@ impl Instance {
         let id = (0..ports.count(&handle))
             .find_map(|i| {
                 let config = ports.get(&handle, i, &mut buffer)?;
-                let count = |p: &Option<_>| p.as_ref().map(|p: &clack_extensions::audio_ports_config::MainPortInfo| p.channel_count as usize);
+                let count = |p: &Option<_>| {
+                    p.as_ref().map(|p: &clack_extensions::audio_ports_config::MainPortInfo| p.channel_count as usize)
+                };
                 (count(&config.main_input) == Some(channels) && count(&config.main_output) == Some(channels))
                     .then_some(config.id)
             })
@@ -299,7 +303,13 @@ impl Instance {
     /// Run `input` (one vector per channel) through the plugin at `sample_rate`, cut into
     /// process calls by `blocks`, with `automation` (sorted by frame) as sample-accurate
     /// parameter events. Activates before and deactivates after, like a host's render.
-    pub fn render(&mut self, sample_rate: f64, input: &[Vec<f32>], blocks: Blocks, automation: &[Automation]) -> Render {
+    pub fn render(
+        &mut self,
+        sample_rate: f64,
+        input: &[Vec<f32>],
+        blocks: Blocks,
+        automation: &[Automation],
+    ) -> Render {
         assert_eq!(input.len(), self.channels, "input channels must match the selected layout");
         assert!(automation.windows(2).all(|w| w[0].frame <= w[1].frame), "automation must be sorted");
         let len = input.first().map_or(0, Vec::len);
@@ -350,8 +360,8 @@ fn entry(bundle: &Path) -> PluginEntry {
         return entry.clone();
     }
     // SAFETY: loading a library runs its initialisers; the bundle is our own plugin.
-    let entry = unsafe { PluginEntry::load(bundle) }
-        .unwrap_or_else(|e| panic!("could not load {}: {e:?}", bundle.display()));
+    let entry =
+        unsafe { PluginEntry::load(bundle) }.unwrap_or_else(|e| panic!("could not load {}: {e:?}", bundle.display()));
     entries.push((bundle.to_path_buf(), entry.clone()));
     entry
 }
@@ -387,7 +397,9 @@ fn process_all(
         }
         let in_audio = in_ports.with_input_buffers([AudioPortBuffer {
             latency: 0,
-            channels: AudioPortBufferType::f32_input_only(in_bufs.iter_mut().map(|b| InputChannel::variable(&mut b[..n]))),
+            channels: AudioPortBufferType::f32_input_only(
+                in_bufs.iter_mut().map(|b| InputChannel::variable(&mut b[..n])),
+            ),
         }]);
         let mut out_audio = out_ports.with_output_buffers([AudioPortBuffer {
             latency: 0,

@@ -84,7 +84,8 @@ fn latency_is_the_same_for_every_bypass_combination() {
         let reference = plugin.latency_at(fs, 512);
         assert!(reference > 0);
         for mask in 0..(1u32 << (ids.len() + groups.len())) {
-            let mut set: Vec<(u32, f64)> = ids.iter().enumerate().map(|(i, &id)| (id, f64::from((mask >> i) & 1))).collect();
+            let mut set: Vec<(u32, f64)> =
+                ids.iter().enumerate().map(|(i, &id)| (id, f64::from((mask >> i) & 1))).collect();
             // Group toggles are "on" switches: bit set = group off.
             for (g, &id) in groups.iter().enumerate() {
                 set.push((id, f64::from(1 - ((mask >> (ids.len() + g)) & 1))));
@@ -157,7 +158,10 @@ fn automated_bypass_mid_block_crossfades_without_a_step() {
                 let trimmed = rms(&y[settle..on_out]);
                 let bypassed = rms(&y[on_out + fade..off_out]);
                 let gain_db = 20.0 * (bypassed / trimmed).log10();
-                assert!((gain_db - 6.0).abs() < 0.1, "{label}, channel {c}: bypass changed the level by {gain_db:.2} dB");
+                assert!(
+                    (gain_db - 6.0).abs() < 0.1,
+                    "{label}, channel {c}: bypass changed the level by {gain_db:.2} dB"
+                );
                 // No step larger than the signal's own, around either event.
                 let own = max_step(y, settle..on_out).max(max_step(y, on_out + fade..off_out));
                 for (name, at) in [("on", on_out), ("off", off_out)] {

@@ -65,7 +65,12 @@ fn every_parameter_is_unique_in_range_and_starts_at_its_default() {
         assert!(p.min < p.max && p.min.is_finite() && p.max.is_finite(), "{}: range {}..{}", p.name, p.min, p.max);
         assert!((p.min..=p.max).contains(&p.default), "{}: default {} outside {}..{}", p.name, p.default, p.min, p.max);
         let value = plugin.value(p.id);
-        assert!((value - p.default).abs() <= 1e-6 * (p.max - p.min), "{}: starts at {value}, default {}", p.name, p.default);
+        assert!(
+            (value - p.default).abs() <= 1e-6 * (p.max - p.min),
+            "{}: starts at {value}, default {}",
+            p.name,
+            p.default
+        );
         let top = p.module.split('/').next().unwrap_or("");
         let staged = p.name == HOST_BYPASS || GROUP_TOGGLES.contains(&p.name.as_str()) || top.is_empty();
         assert!(

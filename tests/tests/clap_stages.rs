@@ -138,11 +138,7 @@ fn corrective_bell_and_high_pass_shape_the_response() {
 
 #[test]
 fn enhancing_wide_bell_lifts_its_frequency() {
-    let mut plugin = plugin_with(&[
-        ("Wide Bell", "On"),
-        ("Wide Bell Frequency", "1 kHz"),
-        ("Wide Bell Gain", "3 dB"),
-    ]);
+    let mut plugin = plugin_with(&[("Wide Bell", "On"), ("Wide Bell Frequency", "1 kHz"), ("Wide Bell Gain", "3 dB")]);
     for g in tone_gain_db(&mut plugin, 1000.0, QUIET) {
         assert_near("wide bell +3 dB at its frequency", g, 3.0, 0.1);
     }
@@ -162,11 +158,7 @@ fn enhancing_wide_bell_lifts_its_frequency() {
 fn multiband_compresses_by_its_static_curve() {
     // Two bands split at 100 Hz, so a 1 kHz tone lives in the upper band alone; hard knee,
     // no makeup: a tone 24 dB over a -30 dB threshold at 4:1 comes out 18 dB lower.
-    let mut settings = vec![
-        ("Multiband Bypass", "Not Bypassed"),
-        ("MB Bands", "2"),
-        ("MB Crossover 1", "100 Hz"),
-    ];
+    let mut settings = vec![("Multiband Bypass", "Not Bypassed"), ("MB Bands", "2"), ("MB Crossover 1", "100 Hz")];
     for band in ["MB Band 1", "MB Band 2"] {
         for (param, text) in [("Threshold", "-30 dB"), ("Ratio", "4:1"), ("Knee", "0 dB"), ("Makeup", "0 dB")] {
             settings.push((Box::leak(format!("{band} {param}").into_boxed_str()), text));

@@ -14,7 +14,11 @@ const MOVE: f64 = 0.37;
 /// A value of `p` different from its default.
 fn moved(p: &Param) -> f64 {
     if p.is_stepped() {
-        if p.default < p.max { p.default + 1.0 } else { p.min }
+        if p.default < p.max {
+            p.default + 1.0
+        } else {
+            p.min
+        }
     } else if p.default + MOVE <= p.max {
         p.default + MOVE
     } else {

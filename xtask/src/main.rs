@@ -94,11 +94,8 @@ fn home() -> Result<PathBuf, String> {
 
 fn install() -> Result<(), String> {
     let root = workspace_root()?;
-    nice_plug_xtask::main_with_args(
-        "cargo xtask",
-        ["bundle", PACKAGE, "--release"].into_iter().map(String::from),
-    )
-    .map_err(|e| format!("{e:#}"))?;
+    nice_plug_xtask::main_with_args("cargo xtask", ["bundle", PACKAGE, "--release"].into_iter().map(String::from))
+        .map_err(|e| format!("{e:#}"))?;
     let bundled = target_dir(&root).join("bundled");
     let clap_dir = std::env::var_os("CLAP_PATH_INSTALL").map(PathBuf::from).unwrap_or(home()?.join(".clap"));
     let vst3_dir = std::env::var_os("VST3_PATH_INSTALL").map(PathBuf::from).unwrap_or(home()?.join(".vst3"));
@@ -173,10 +170,7 @@ fn ensure_packages(packages: &[(&str, &str)]) -> Result<(), String> {
         return Ok(());
     }
     run(Command::new("apt-get").args(["update", "-qq"]))?;
-    run(Command::new("apt-get")
-        .args(["install", "-y", "-qq"])
-        .args(&missing)
-        .env("DEBIAN_FRONTEND", "noninteractive"))
+    run(Command::new("apt-get").args(["install", "-y", "-qq"]).args(&missing).env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
 fn test(extra: &[String]) -> Result<(), String> {

@@ -440,7 +440,11 @@ mod wide {
             let last = self.last;
             for k in 0..self.blocks {
                 let o = k * 2 * BLOCK;
-                let x = if self.input.is_null() { inputs_planar(self.rest.add(o)) } else { inputs_interleaved(self.input.add(o)) };
+                let x = if self.input.is_null() {
+                    inputs_planar(self.rest.add(o))
+                } else {
+                    inputs_interleaved(self.input.add(o))
+                };
                 let [l, h] = split.step(st, &x);
                 store(self.low.add(o), to_frames_if(last, l));
                 store(self.rest.add(o), to_frames_if(last, h));
@@ -698,14 +702,7 @@ impl Lr8Coefs {
             f.lp1[1] = Svf { ic1: [s[2]], ic2: [s[3]] };
             f.ap2 = Svf { ic1: [s[4]], ic2: [s[5]] };
             let (lp, ap) = f.front(c1, c2, [x]);
-            *s = [
-                f.lp1[0].ic1[0],
-                f.lp1[0].ic2[0],
-                f.lp1[1].ic1[0],
-                f.lp1[1].ic2[0],
-                f.ap2.ic1[0],
-                f.ap2.ic2[0],
-            ];
+            *s = [f.lp1[0].ic1[0], f.lp1[0].ic2[0], f.lp1[1].ic1[0], f.lp1[1].ic2[0], f.ap2.ic1[0], f.ap2.ic2[0]];
             [lp[0], ap[0]]
         });
         let back = Block4::from_tick(|s, x| {
@@ -867,7 +864,13 @@ impl<const N: usize> Lr8Split<N> {
     /// The back half over the block-planar low-passes `scratch` of the front half for the
     /// `high_lane`s, and `out` from block-planar allpasses to frames of the allpass or high.
     #[inline(always)]
-    fn back_select<const F: bool>(&mut self, c: &Lr8Coefs, out: &mut [[f64; N]], scratch: &[[f64; N]], high_lane: [bool; N]) {
+    fn back_select<const F: bool>(
+        &mut self,
+        c: &Lr8Coefs,
+        out: &mut [[f64; N]],
+        scratch: &[[f64; N]],
+        high_lane: [bool; N],
+    ) {
         let (lp, out) = (scratch.as_flattened(), out.as_flattened_mut());
         let mut st: [[f64; 4]; N] =
             std::array::from_fn(|i| [self.lp2[0].ic1[i], self.lp2[0].ic2[i], self.lp2[1].ic1[i], self.lp2[1].ic2[i]]);
@@ -918,13 +921,17 @@ impl<const N: usize> Lr8Split<N> {
             }
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Avx2Fma` is only chosen when the CPU has AVX2 and FMA.
-            Kernel::Avx2Fma => unsafe { self.blocks_avx2(c, &input[..blocks], &mut low[..blocks], &mut high[..blocks]) },
+            Kernel::Avx2Fma => unsafe {
+                self.blocks_avx2(c, &input[..blocks], &mut low[..blocks], &mut high[..blocks])
+            },
             #[cfg(not(target_arch = "x86_64"))]
             Kernel::Avx2Fma => self.blocks::<false>(c, &input[..blocks], &mut low[..blocks], &mut high[..blocks]),
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Avx512` is only chosen for two lanes when the CPU has AVX-512F, AVX2
             // and FMA.
-            Kernel::Avx512 => unsafe { self.blocks_avx512(c, &input[..blocks], &mut low[..blocks], &mut high[..blocks]) },
+            Kernel::Avx512 => unsafe {
+                self.blocks_avx512(c, &input[..blocks], &mut low[..blocks], &mut high[..blocks])
+            },
             #[cfg(not(target_arch = "x86_64"))]
             Kernel::Avx512 => self.blocks::<false>(c, &input[..blocks], &mut low[..blocks], &mut high[..blocks]),
         }
@@ -1016,7 +1023,13 @@ impl<const N: usize> Lr8Split<N> {
     /// The front half over whole blocks: its low-pass into `lp` and its allpass into `ap`,
     /// both block-planar (`[lane][time]` per block).
     #[inline(always)]
-    fn front_blocks<const F: bool>(&mut self, c: &Lr8Coefs, input: &[[f64; N]], lp: &mut [[f64; N]], ap: &mut [[f64; N]]) {
+    fn front_blocks<const F: bool>(
+        &mut self,
+        c: &Lr8Coefs,
+        input: &[[f64; N]],
+        lp: &mut [[f64; N]],
+        ap: &mut [[f64; N]],
+    ) {
         let (input, low, high) = (input.as_flattened(), lp.as_flattened_mut(), ap.as_flattened_mut());
         let mut st: [[f64; 6]; N] = std::array::from_fn(|i| {
             [
@@ -1318,7 +1331,13 @@ impl<const N: usize> Crossover<N> {
             let mut st = wide::load_state(&st4);
             // The last split writes its bands in frames, as does the last allpass of each
             // lower band; the others stay block-planar for the passes after them.
-            let pass = wide::SplitPass { input: if s == 0 { input } else { std::ptr::null() }, low: p[s], rest: p[SPLITS], blocks, last: s == SPLITS - 1 };
+            let pass = wide::SplitPass {
+                input: if s == 0 { input } else { std::ptr::null() },
+                low: p[s],
+                rest: p[SPLITS],
+                blocks,
+                last: s == SPLITS - 1,
+            };
             // The allpasses of split `s` on the lower bands (independent of the split's own
             // recursion) run in the same pass, so the CPU overlaps them.
             match s {
@@ -1563,7 +1582,8 @@ mod tests {
                 let mut b = a;
                 let input = noise(6000, 3);
                 let mut pos = 0;
-                let (mut la, mut ha, mut lb, mut hb) = (vec![[0.0; 2]; 700], vec![[0.0; 2]; 700], vec![[0.0; 2]; 700], vec![[0.0; 2]; 700]);
+                let (mut la, mut ha, mut lb, mut hb) =
+                    (vec![[0.0; 2]; 700], vec![[0.0; 2]; 700], vec![[0.0; 2]; 700], vec![[0.0; 2]; 700]);
                 for (k, &len) in [513, 1, 2, 3, 700, 64, 5, 511, 4, 700].iter().cycle().enumerate() {
                     if pos + len > input.len() {
                         break;

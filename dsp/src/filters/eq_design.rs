@@ -363,11 +363,8 @@ pub fn pass_section_qs(order: usize, family: PassFamily) -> ([f64; MAX_PROTO_SEC
 /// the unit circle at angles `θ` from the negative real axis, `Q = 1 / (2 cos θ)`: even orders
 /// at `(2k+1)π/(2n)`, odd orders (which also have a real pole at `θ = 0`) at `(k+1)π/n`.
 fn butterworth_q(n: usize, k: usize) -> f64 {
-    let theta = if n.is_multiple_of(2) {
-        (2 * k + 1) as f64 * PI / (2 * n) as f64
-    } else {
-        (k + 1) as f64 * PI / n as f64
-    };
+    let theta =
+        if n.is_multiple_of(2) { (2 * k + 1) as f64 * PI / (2 * n) as f64 } else { (k + 1) as f64 * PI / n as f64 };
     1.0 / (2.0 * theta.cos())
 }
 
@@ -487,7 +484,14 @@ const HP_CORRECTION_SECTIONS: usize = 2;
 /// zeros-only section, as three numerator terms are too few near Nyquist).
 /// High-pass: matched sections with the prototype's double zeros at DC, plus above
 /// [`CORRECT_FROM`] a zeros-only section fitted to what they miss of the prototype.
-pub fn pass_cascade(high: bool, f0: f64, order: usize, family: PassFamily, fs: f64, out: &mut [Coefs; MAX_PASS_SECTIONS]) -> usize {
+pub fn pass_cascade(
+    high: bool,
+    f0: f64,
+    order: usize,
+    family: PassFamily,
+    fs: f64,
+    out: &mut [Coefs; MAX_PASS_SECTIONS],
+) -> usize {
     let (qs, n) = pass_section_qs(order, family);
     let qs = &qs[..n];
     let w0 = 2.0 * PI * f0 / fs;
@@ -536,4 +540,3 @@ pub fn pass_cascade(high: bool, f0: f64, order: usize, family: PassFamily, fs: f
         n
     }
 }
-

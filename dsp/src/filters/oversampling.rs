@@ -95,28 +95,16 @@ pub struct FirDesign {
 impl FirDesign {
     /// The default design: passband to 0.45 fs, stopband from 0.55 fs (a Nyquist filter).
     pub fn new(factor: usize, taps_per_phase: usize) -> Self {
-        Self {
-            factor,
-            taps_per_phase,
-            passband: DEFAULT_PASSBAND,
-            stopband: DEFAULT_STOPBAND,
-        }
+        Self { factor, taps_per_phase, passband: DEFAULT_PASSBAND, stopband: DEFAULT_STOPBAND }
     }
 
     /// The same design with other band edges (fractions of the base rate, `pass < stop`).
     pub fn with_band(self, passband: f64, stopband: f64) -> Self {
-        Self {
-            passband,
-            stopband,
-            ..self
-        }
+        Self { passband, stopband, ..self }
     }
 
     fn validate(&self) {
-        assert!(
-            matches!(self.factor, 2 | 4 | 8 | 16),
-            "oversampling factor must be 2, 4, 8 or 16"
-        );
+        assert!(matches!(self.factor, 2 | 4 | 8 | 16), "oversampling factor must be 2, 4, 8 or 16");
         assert!(
             self.taps_per_phase >= 2 && self.taps_per_phase.is_multiple_of(2),
             "taps per phase must be a positive even number"
@@ -168,11 +156,7 @@ impl FirDesign {
             let r = t / centre;
             let window = bessel_i0(beta * (1.0 - r * r).max(0.0).sqrt()) / i0_beta;
             let x = 2.0 * cutoff * t / l;
-            let sinc = if x == 0.0 {
-                1.0
-            } else {
-                (PI * x).sin() / (PI * x)
-            };
+            let sinc = if x == 0.0 { 1.0 } else { (PI * x).sin() / (PI * x) };
             *tap = 2.0 * cutoff / l * sinc * window;
         }
         h
@@ -238,11 +222,7 @@ impl PolyphaseInterpolator {
             }
         }
         let nyquist = (design.passband + design.stopband - 1.0).abs() < NYQUIST_TOLERANCE;
-        let odd_phase = if l == 2 {
-            (0..t).map(|j| coeffs[j * l + 1]).collect()
-        } else {
-            Vec::new()
-        };
+        let odd_phase = if l == 2 { (0..t).map(|j| coeffs[j * l + 1]).collect() } else { Vec::new() };
         Self {
             factor: l,
             taps: t,
@@ -304,10 +284,7 @@ impl PolyphaseInterpolator {
 #[inline(always)]
 fn interpolate<const L: usize>(coeffs: &[f64], window: &[f64], out: &mut [f64]) {
     let mut acc = [[0.0f64; L]; ACCUMULATORS];
-    for (c, w) in coeffs
-        .chunks_exact(L * ACCUMULATORS)
-        .zip(window.chunks_exact(ACCUMULATORS))
-    {
+    for (c, w) in coeffs.chunks_exact(L * ACCUMULATORS).zip(window.chunks_exact(ACCUMULATORS)) {
         for (a, (c, &x)) in acc.iter_mut().zip(c.chunks_exact(L).zip(w)) {
             for p in 0..L {
                 a[p] += c[p] * x;
@@ -377,14 +354,7 @@ impl PolyphaseDecimator {
             centre_pos: 0,
         });
         let history_len = if halfband.is_some() { 2 * t } else { 2 * n };
-        Self {
-            factor: design.factor,
-            coeffs,
-            history: vec![0.0; history_len],
-            pos: 0,
-            taps: t,
-            halfband,
-        }
+        Self { factor: design.factor, coeffs, history: vec![0.0; history_len], pos: 0, taps: t, halfband }
     }
 
     pub fn factor(&self) -> usize {
@@ -417,17 +387,9 @@ impl PolyphaseDecimator {
             self.history[self.pos + t] = input[1];
             // The ring holds the last t/2 - 1 first samples; the slot about to be overwritten
             // is the oldest, t/2 - 1 pairs before this one.
-            let centre = if t / 2 == 1 {
-                input[0]
-            } else {
-                hb.centre_delay[hb.centre_pos]
-            };
+            let centre = if t / 2 == 1 { input[0] } else { hb.centre_delay[hb.centre_pos] };
             hb.centre_delay[hb.centre_pos] = input[0];
-            hb.centre_pos = if hb.centre_pos + 1 == hb.centre_delay.len() {
-                0
-            } else {
-                hb.centre_pos + 1
-            };
+            hb.centre_pos = if hb.centre_pos + 1 == hb.centre_delay.len() { 0 } else { hb.centre_pos + 1 };
             return dot(&hb.coeffs, &self.history[self.pos..self.pos + t]) + hb.centre * centre;
         }
         let l = self.factor;
@@ -467,12 +429,7 @@ fn dot<T: Sample>(a: &[T], b: &[T]) -> T {
 /// detection, where twice the lanes per vector pay and the rounding is bounded, see
 /// [`CascadeInterpolator::rounding_bound`]).
 pub trait Sample:
-    Copy
-    + Default
-    + PartialEq
-    + std::fmt::Debug
-    + std::ops::Add<Output = Self>
-    + std::ops::Mul<Output = Self>
+    Copy + Default + PartialEq + std::fmt::Debug + std::ops::Add<Output = Self> + std::ops::Mul<Output = Self>
 {
     /// Unit roundoff: half the distance from 1 to the next number.
     const UNIT_ROUNDOFF: f64;
@@ -516,9 +473,7 @@ impl Sample for f64 {
     #[inline]
     fn fir(c: &[Self], x: &[Self], y: &mut [Self]) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma")
-        {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports the features the function is compiled for (checked
             // above).
             unsafe { fir_avx2_fma::<f64, { 4 * AVX2_REGISTER_OUTPUTS / 2 }>(c, x, y) };
@@ -541,9 +496,7 @@ impl Sample for f32 {
     #[inline]
     fn fir(c: &[Self], x: &[Self], y: &mut [Self]) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma")
-        {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: as for `f64`.
             unsafe { fir_avx2_fma::<f32, { 4 * AVX2_REGISTER_OUTPUTS }>(c, x, y) };
             return;
@@ -571,9 +524,7 @@ impl Sample for f32 {
             return;
         }
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma")
-        {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: as for `fir`.
             unsafe { fir_symmetric_f32_avx2(half, x, y) };
             return;
@@ -689,12 +640,7 @@ fn fir_kernel<T: Sample, const W: usize, const FMA: bool>(c: &[T], x: &[T], y: &
             let (c0, c1) = (pair[0], pair[1]);
             for k in 0..W {
                 // SAFETY: 2i + 1 + k <= t - 1 + W - 1 < xw.len() (i < t/2, k < W).
-                let (x0, x1) = unsafe {
-                    (
-                        *xw.get_unchecked(2 * i + k),
-                        *xw.get_unchecked(2 * i + 1 + k),
-                    )
-                };
+                let (x0, x1) = unsafe { (*xw.get_unchecked(2 * i + k), *xw.get_unchecked(2 * i + 1 + k)) };
                 even[k] = mac::<T, FMA>(even[k], c0, x0);
                 odd[k] = mac::<T, FMA>(odd[k], c1, x1);
             }
@@ -867,11 +813,7 @@ unsafe fn fir_symmetric_f32_avx512_short(half: &[f32], x: &[f32], y: &mut [f32])
 /// into the `W` pre-added sums of its two mirrored inputs. Outputs after the last full run go
 /// through a scalar loop.
 #[inline(always)]
-fn fir_symmetric_kernel<T: Sample, const W: usize, const FMA: bool>(
-    half: &[T],
-    x: &[T],
-    y: &mut [T],
-) {
+fn fir_symmetric_kernel<T: Sample, const W: usize, const FMA: bool>(half: &[T], x: &[T], y: &mut [T]) {
     let h = half.len();
     let t = 2 * h;
     assert!(h >= 1 && x.len() + 1 >= y.len() + t);
@@ -957,18 +899,13 @@ struct HalfbandUp<T: Sample> {
 impl<T: Sample> HalfbandUp<T> {
     /// `design` must be a 2x Nyquist design; chunks of up to `max_chunk` input samples.
     fn new(design: FirDesign, max_chunk: usize) -> Self {
-        debug_assert!(
-            design.factor == 2
-                && (design.passband + design.stopband - 1.0).abs() < NYQUIST_TOLERANCE
-        );
+        debug_assert!(design.factor == 2 && (design.passband + design.stopband - 1.0).abs() < NYQUIST_TOLERANCE);
         let h = design.prototype();
         let t = design.taps_per_phase;
         // Odd phase newest first: x[k - j] weighted by h[2j + 1]; normalised to unity DC gain.
         let sum: f64 = (0..t).map(|j| h[2 * j + 1]).sum();
         let coeffs: Vec<f64> = (0..t).map(|i| h[2 * (t - 1 - i) + 1] / sum).collect();
-        let asymmetry = (0..t / 2)
-            .map(|i| (coeffs[t - 1 - i] - coeffs[i]).abs())
-            .sum();
+        let asymmetry = (0..t / 2).map(|i| (coeffs[t - 1 - i] - coeffs[i]).abs()).sum();
         Self {
             gain_bound: coeffs.iter().map(|c| c.abs()).sum(),
             asymmetry,
@@ -1008,11 +945,7 @@ impl<T: Sample> HalfbandUp<T> {
         self.filter(n);
         // Phase 0: the input delayed by T/2 (sample k sits at index T - 1 + k).
         let delayed = &self.input[t / 2 - 1..t / 2 - 1 + n];
-        for ((pair, &d), &o) in out[..2 * n]
-            .chunks_exact_mut(2)
-            .zip(delayed)
-            .zip(&self.odd[..n])
-        {
+        for ((pair, &d), &o) in out[..2 * n].chunks_exact_mut(2).zip(delayed).zip(&self.odd[..n]) {
             pair[0] = d;
             pair[1] = o;
         }
@@ -1046,11 +979,7 @@ impl<T: Sample> HalfbandUp<T> {
             // Input sample k·(L/2) + h gives the step's samples 2h (delayed) and 2h + 1.
             let (even_out, odd_out) = out[2 * h * stride..].split_at_mut(stride);
             let picks = delayed[h..].iter().step_by(half).zip(odd[h..].iter().step_by(half));
-            for ((e, o), (&d, &v)) in even_out[..steps]
-                .iter_mut()
-                .zip(&mut odd_out[..steps])
-                .zip(picks)
-            {
+            for ((e, o), (&d, &v)) in even_out[..steps].iter_mut().zip(&mut odd_out[..steps]).zip(picks) {
                 *e = d;
                 *o = v;
             }
@@ -1090,20 +1019,14 @@ impl<T: Sample> CascadeInterpolator<T> {
     /// `factor` 2, 4, 8 or 16; the first stage is a 2x Nyquist design with `first_taps` taps
     /// per phase whose passband edge is `passband` (stopband `1 - passband`).
     pub fn new(factor: usize, first_taps: usize, passband: f64) -> Self {
-        assert!(
-            matches!(factor, 2 | 4 | 8 | 16),
-            "cascade factor must be 2, 4, 8 or 16"
-        );
+        assert!(matches!(factor, 2 | 4 | 8 | 16), "cascade factor must be 2, 4, 8 or 16");
         let first = FirDesign::new(2, first_taps).with_band(passband, 1.0 - passband);
         let mut stages = vec![HalfbandUp::<T>::new(first, CASCADE_CHUNK)];
         // Highest frequency the next stage must pass, as a fraction of its input rate.
         let mut edge = (1.0 - passband) / 2.0;
         let mut latency_high = first_taps / 2 * factor;
         let mut rate = 2;
-        for &taps in CASCADE_LATER_TAPS
-            .iter()
-            .take(factor.trailing_zeros() as usize - 1)
-        {
+        for &taps in CASCADE_LATER_TAPS.iter().take(factor.trailing_zeros() as usize - 1) {
             let design = FirDesign::new(2, taps).with_band(edge, 1.0 - edge);
             stages.push(HalfbandUp::new(design, CASCADE_CHUNK * rate));
             latency_high += taps / 2 * factor / rate;
@@ -1111,11 +1034,7 @@ impl<T: Sample> CascadeInterpolator<T> {
             rate *= 2;
         }
         debug_assert_eq!(latency_high % factor, 0);
-        Self {
-            stages,
-            factor,
-            latency: latency_high / factor,
-        }
+        Self { stages, factor, latency: latency_high / factor }
     }
 
     pub fn factor(&self) -> usize {
@@ -1163,12 +1082,7 @@ impl<T: Sample> CascadeInterpolator<T> {
     /// samples with output phase by phase: high-rate sample `p` of input sample `k` goes to
     /// `out[p · stride + k]` (`stride >= input.len()`). For a caller that searches across input
     /// samples in vector lanes: no interleaving to undo. `L` must be the factor.
-    pub fn process_chunk_planar<const L: usize>(
-        &mut self,
-        input: &[f64],
-        out: &mut [T],
-        stride: usize,
-    ) {
+    pub fn process_chunk_planar<const L: usize>(&mut self, input: &[f64], out: &mut [T], stride: usize) {
         assert!(L == self.factor && input.len() <= CASCADE_CHUNK && stride >= input.len());
         assert!(out.len() >= (L - 1) * stride + input.len());
         for (to, &x) in self.stages[0].chunk(input.len()).iter_mut().zip(input) {
@@ -1188,10 +1102,7 @@ impl<T: Sample> CascadeInterpolator<T> {
     /// first, into `out[..factor * input.len()]`. The same as pushing them one by one.
     pub fn process_block(&mut self, input: &[T], out: &mut [T]) {
         let l = self.factor;
-        for (x, y) in input
-            .chunks(CASCADE_CHUNK)
-            .zip(out[..l * input.len()].chunks_mut(l * CASCADE_CHUNK))
-        {
+        for (x, y) in input.chunks(CASCADE_CHUNK).zip(out[..l * input.len()].chunks_mut(l * CASCADE_CHUNK)) {
             self.stages[0].chunk(x.len()).copy_from_slice(x);
             let mut n = x.len();
             for s in 0..self.stages.len() {
@@ -1225,10 +1136,7 @@ struct HalfbandDown {
 impl HalfbandDown {
     /// `design` must be a 2x Nyquist design; chunks of up to `max_chunk` output samples.
     fn new(design: FirDesign, max_chunk: usize) -> Self {
-        debug_assert!(
-            design.factor == 2
-                && (design.passband + design.stopband - 1.0).abs() < NYQUIST_TOLERANCE
-        );
+        debug_assert!(design.factor == 2 && (design.passband + design.stopband - 1.0).abs() < NYQUIST_TOLERANCE);
         let h = design.prototype();
         let t = design.taps_per_phase;
         // As PolyphaseDecimator: taps h[1..], unity DC gain. Newest first, the j-th newest
@@ -1301,10 +1209,7 @@ impl CascadeDecimator {
     /// `factor` 2, 4, 8 or 16; the last stage has `last_taps` taps per phase and is flat to
     /// `passband` (fraction of the base rate; stopband `1 - passband`).
     pub fn new(factor: usize, last_taps: usize, passband: f64) -> Self {
-        assert!(
-            matches!(factor, 2 | 4 | 8 | 16),
-            "cascade factor must be 2, 4, 8 or 16"
-        );
+        assert!(matches!(factor, 2 | 4 | 8 | 16), "cascade factor must be 2, 4, 8 or 16");
         let early = factor.trailing_zeros() as usize - 1;
         let mut stages = Vec::new();
         let mut latency_high = 0;
@@ -1321,12 +1226,7 @@ impl CascadeDecimator {
         stages.push(HalfbandDown::new(last, CASCADE_CHUNK));
         latency_high += (last_taps / 2 - 1) * factor;
         debug_assert_eq!(latency_high % factor, 0);
-        Self {
-            stages,
-            between: vec![0.0; CASCADE_CHUNK * factor / 2],
-            factor,
-            latency: latency_high / factor,
-        }
+        Self { stages, between: vec![0.0; CASCADE_CHUNK * factor / 2], factor, latency: latency_high / factor }
     }
 
     pub fn factor(&self) -> usize {
@@ -1355,19 +1255,12 @@ impl CascadeDecimator {
     pub fn process_block(&mut self, input: &[f64], out: &mut [f64]) {
         let l = self.factor;
         let last = self.stages.len() - 1;
-        for (x, y) in input[..l * out.len()]
-            .chunks(l * CASCADE_CHUNK)
-            .zip(out.chunks_mut(CASCADE_CHUNK))
-        {
+        for (x, y) in input[..l * out.len()].chunks(l * CASCADE_CHUNK).zip(out.chunks_mut(CASCADE_CHUNK)) {
             let mut n = x.len();
             for (s, stage) in self.stages.iter_mut().enumerate() {
                 // A stage copies its input into its own buffers before it writes its output,
                 // so `between` serves as both.
-                n = if s == 0 {
-                    stage.load(x)
-                } else {
-                    stage.load(&self.between[..n])
-                };
+                n = if s == 0 { stage.load(x) } else { stage.load(&self.between[..n]) };
                 if s == last {
                     stage.filter(n, y);
                 } else {
@@ -1414,22 +1307,13 @@ mod tests {
     #[test]
     fn documented_designs_hold() {
         // (taps per phase, stopband at most, ripple at most), the table in the module docs.
-        for (taps, stop_db, ripple_db) in [
-            (16, -29.0, 0.4),
-            (32, -52.0, 0.025),
-            (48, -75.0, 0.002),
-            (64, -98.0, 0.00015),
-        ] {
+        for (taps, stop_db, ripple_db) in
+            [(16, -29.0, 0.4), (32, -52.0, 0.025), (48, -75.0, 0.002), (64, -98.0, 0.00015)]
+        {
             for factor in [2, 4, 8, 16] {
                 let (ripple, stop) = measure(FirDesign::new(factor, taps));
-                assert!(
-                    stop <= stop_db,
-                    "L={factor} T={taps}: stopband {stop:.1} dB"
-                );
-                assert!(
-                    ripple <= ripple_db,
-                    "L={factor} T={taps}: ripple {ripple:.5} dB"
-                );
+                assert!(stop <= stop_db, "L={factor} T={taps}: stopband {stop:.1} dB");
+                assert!(ripple <= ripple_db, "L={factor} T={taps}: ripple {ripple:.5} dB");
             }
         }
     }
@@ -1438,9 +1322,7 @@ mod tests {
     fn phase_zero_passes_original_samples() {
         let mut up = PolyphaseInterpolator::new(4, 32);
         let mut out = [0.0; 4];
-        let x: Vec<f64> = (0..200)
-            .map(|n| ((n * 7919) % 101) as f64 / 50.0 - 1.0)
-            .collect();
+        let x: Vec<f64> = (0..200).map(|n| ((n * 7919) % 101) as f64 / 50.0 - 1.0).collect();
         for (k, &s) in x.iter().enumerate() {
             up.process_sample(s, &mut out);
             if k >= up.latency() {
@@ -1503,9 +1385,7 @@ mod tests {
         // take different code paths.
         for taps in [2, 10, 48] {
             let mut fast = PolyphaseDecimator::with_design(FirDesign::new(2, taps));
-            let mut full = PolyphaseDecimator::with_design(
-                FirDesign::new(2, taps).with_band(0.45, 0.55 + 1e-9),
-            );
+            let mut full = PolyphaseDecimator::with_design(FirDesign::new(2, taps).with_band(0.45, 0.55 + 1e-9));
             assert!(fast.halfband.is_some() && full.halfband.is_none());
             for k in 0..500 {
                 let pair = [((k * 37) % 11) as f64 - 5.0, ((k * 13) % 7) as f64 - 3.0];
@@ -1542,17 +1422,11 @@ mod tests {
     /// The reference for the block cascades: the same 2x stages as single-stage polyphase
     /// filters, run sample by sample (the straightforward kernels).
     fn reference_up(factor: usize, first_taps: usize, passband: f64) -> Vec<PolyphaseInterpolator> {
-        let mut stages = vec![PolyphaseInterpolator::with_design(
-            FirDesign::new(2, first_taps).with_band(passband, 1.0 - passband),
-        )];
+        let mut stages =
+            vec![PolyphaseInterpolator::with_design(FirDesign::new(2, first_taps).with_band(passband, 1.0 - passband))];
         let mut edge = (1.0 - passband) / 2.0;
-        for &taps in CASCADE_LATER_TAPS
-            .iter()
-            .take(factor.trailing_zeros() as usize - 1)
-        {
-            stages.push(PolyphaseInterpolator::with_design(
-                FirDesign::new(2, taps).with_band(edge, 1.0 - edge),
-            ));
+        for &taps in CASCADE_LATER_TAPS.iter().take(factor.trailing_zeros() as usize - 1) {
+            stages.push(PolyphaseInterpolator::with_design(FirDesign::new(2, taps).with_band(edge, 1.0 - edge)));
             edge /= 2.0;
         }
         stages
@@ -1569,9 +1443,7 @@ mod tests {
                 )
             })
             .collect();
-        stages.push(PolyphaseDecimator::with_design(
-            FirDesign::new(2, last_taps).with_band(passband, 1.0 - passband),
-        ));
+        stages.push(PolyphaseDecimator::with_design(FirDesign::new(2, last_taps).with_band(passband, 1.0 - passband)));
         stages
     }
 
@@ -1580,9 +1452,8 @@ mod tests {
 
     #[test]
     fn block_cascades_match_the_reference_kernels() {
-        let signal: Vec<f64> = (0..BLOCKS.iter().sum::<usize>())
-            .map(|n| ((n * 7919) % 211) as f64 / 105.0 - 1.0)
-            .collect();
+        let signal: Vec<f64> =
+            (0..BLOCKS.iter().sum::<usize>()).map(|n| ((n * 7919) % 211) as f64 / 105.0 - 1.0).collect();
         for factor in [2, 4, 8, 16] {
             let mut up = CascadeInterpolator::new(factor, 96, 0.48);
             let mut reference = reference_up(factor, 96, 0.48);
@@ -1615,16 +1486,9 @@ mod tests {
                 for (k, &y) in low.iter().enumerate() {
                     let mut buf = high[k * factor..(k + 1) * factor].to_vec();
                     for stage in &mut reference_d {
-                        buf = buf
-                            .chunks_exact(2)
-                            .map(|p| stage.process_sample(p))
-                            .collect();
+                        buf = buf.chunks_exact(2).map(|p| stage.process_sample(p)).collect();
                     }
-                    assert!(
-                        (y - buf[0]).abs() < 1e-12,
-                        "down L={factor}: {y} vs {}",
-                        buf[0]
-                    );
+                    assert!((y - buf[0]).abs() < 1e-12, "down L={factor}: {y} vs {}", buf[0]);
                 }
             }
         }
@@ -1634,39 +1498,19 @@ mod tests {
     fn folded_kernels_match_a_plain_convolution() {
         // Symmetric filters of even and odd half lengths, the scalar and the FMA kernel, in
         // both types, with lengths that leave remainders.
-        let x: Vec<f64> = (0..400)
-            .map(|i| ((i * 7919) % 101) as f64 / 50.0 - 1.0)
-            .collect();
-        let cases = [
-            (64, 100),
-            (96, 70),
-            (64, 192),
-            (32, 64),
-            (16, 40),
-            (6, 150),
-            (8, 130),
-            (6, 37),
-            (5, 33),
-            (1, 5),
-        ];
+        let x: Vec<f64> = (0..400).map(|i| ((i * 7919) % 101) as f64 / 50.0 - 1.0).collect();
+        let cases = [(64, 100), (96, 70), (64, 192), (32, 64), (16, 40), (6, 150), (8, 130), (6, 37), (5, 33), (1, 5)];
         for (h, outputs) in cases {
-            let half: Vec<f64> = (0..h)
-                .map(|i| ((i * 31) % 17) as f64 / 17.0 - 0.5)
-                .collect();
+            let half: Vec<f64> = (0..h).map(|i| ((i * 31) % 17) as f64 / 17.0 - 0.5).collect();
             let full: Vec<f64> = half.iter().chain(half.iter().rev()).copied().collect();
-            let expected: Vec<f64> = (0..outputs)
-                .map(|n| full.iter().zip(&x[n..]).map(|(a, b)| a * b).sum())
-                .collect();
+            let expected: Vec<f64> = (0..outputs).map(|n| full.iter().zip(&x[n..]).map(|(a, b)| a * b).sum()).collect();
             let scale: f64 = full.iter().map(|c| c.abs()).sum();
             let mut plain = vec![0.0; outputs];
             let mut fma = vec![0.0; outputs];
             fir_symmetric_kernel::<f64, SSE2_OUTPUTS, false>(&half, &x, &mut plain);
             fir_symmetric_kernel::<f64, 16, true>(&half, &x, &mut fma);
             for ((a, b), e) in plain.iter().zip(&fma).zip(&expected) {
-                assert!(
-                    (a - e).abs() < 1e-12 && (b - e).abs() < 1e-12,
-                    "{a} {b} {e}"
-                );
+                assert!((a - e).abs() < 1e-12 && (b - e).abs() < 1e-12, "{a} {b} {e}");
             }
             let half32: Vec<f32> = half.iter().map(|&c| c as f32).collect();
             let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
@@ -1678,16 +1522,11 @@ mod tests {
             f32::fir_symmetric(&half32, &x32, &mut picked);
             let bound = fir_rounding(2 * h, f32::UNIT_ROUNDOFF) * scale;
             for ((&a, &b), e) in plain.iter().zip(&picked).zip(&expected) {
-                assert!(
-                    (a as f64 - e).abs() <= bound && (b as f64 - e).abs() <= bound,
-                    "h={h}: {a} {b} {e}"
-                );
+                assert!((a as f64 - e).abs() <= bound && (b as f64 - e).abs() <= bound, "h={h}: {a} {b} {e}");
             }
             // The AVX2 kernel too where the machine would pick the AVX-512 one.
             #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
                 unsafe { fir_symmetric_f32_avx2(&half32, &x32, &mut picked) };
                 for (&b, e) in picked.iter().zip(&expected) {
                     assert!((b as f64 - e).abs() <= bound, "h={h}: {b} {e}");
@@ -1740,26 +1579,17 @@ mod tests {
     fn fir_kernels_match_a_plain_convolution() {
         // Both the baseline and the FMA kernel (whichever the machine would pick), with
         // lengths that leave remainders.
-        let c: Vec<f64> = (0..96)
-            .map(|i| ((i * 31) % 17) as f64 / 17.0 - 0.5)
-            .collect();
-        let x: Vec<f64> = (0..200)
-            .map(|i| ((i * 7919) % 101) as f64 / 50.0 - 1.0)
-            .collect();
+        let c: Vec<f64> = (0..96).map(|i| ((i * 31) % 17) as f64 / 17.0 - 0.5).collect();
+        let x: Vec<f64> = (0..200).map(|i| ((i * 7919) % 101) as f64 / 50.0 - 1.0).collect();
         for (taps, outputs) in [(96, 100), (12, 37), (2, 5)] {
             let c = &c[..taps];
-            let expected: Vec<f64> = (0..outputs)
-                .map(|n| c.iter().zip(&x[n..]).map(|(a, b)| a * b).sum())
-                .collect();
+            let expected: Vec<f64> = (0..outputs).map(|n| c.iter().zip(&x[n..]).map(|(a, b)| a * b).sum()).collect();
             let mut sse2 = vec![0.0; outputs];
             let mut fma = vec![0.0; outputs];
             fir_kernel::<f64, SSE2_OUTPUTS, false>(c, &x, &mut sse2);
             fir_kernel::<f64, 16, true>(c, &x, &mut fma);
             for ((a, b), e) in sse2.iter().zip(&fma).zip(&expected) {
-                assert!(
-                    (a - e).abs() < 1e-12 && (b - e).abs() < 1e-12,
-                    "{a} {b} {e}"
-                );
+                assert!((a - e).abs() < 1e-12 && (b - e).abs() < 1e-12, "{a} {b} {e}");
             }
         }
     }

@@ -160,10 +160,8 @@ impl Report {
     /// Human-readable report; `name` is the file name shown in the header.
     pub fn to_text(&self, name: &str) -> String {
         let v = &self.values;
-        let mut s = format!(
-            "{name}\n  {:.1} s, {} Hz, {} channel(s)\n",
-            self.duration_s, self.sample_rate, self.channels
-        );
+        let mut s =
+            format!("{name}\n  {:.1} s, {} Hz, {} channel(s)\n", self.duration_s, self.sample_rate, self.channels);
         for note in &self.notes {
             s += &format!("  note: {note}\n");
         }

@@ -42,13 +42,7 @@ pub fn highpass_coefs(sample_rate: f64) -> Coefs {
     let k = (std::f64::consts::PI * HIGHPASS_F0 / sample_rate).tan();
     let kq = k / HIGHPASS_Q;
     let a0 = 1.0 + kq + k * k;
-    Coefs {
-        b0: 1.0,
-        b1: -2.0,
-        b2: 1.0,
-        a1: 2.0 * (k * k - 1.0) / a0,
-        a2: (1.0 - kq + k * k) / a0,
-    }
+    Coefs { b0: 1.0, b1: -2.0, b2: 1.0, a1: 2.0 * (k * k - 1.0) / a0, a2: (1.0 - kq + k * k) / a0 }
 }
 
 /// K-weighting filters for `N` lanes, run in lock step (structure of arrays).

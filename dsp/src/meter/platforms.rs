@@ -184,10 +184,17 @@ impl Platform {
             }
         }
         if matches!(self.rule, Rule::Both) && resulting > self.max_true_peak_dbtp {
-            warnings.push(format!("after normalisation the true peak is {resulting:.1} dBTP (max {:.0})", self.max_true_peak_dbtp));
+            warnings.push(format!(
+                "after normalisation the true peak is {resulting:.1} dBTP (max {:.0})",
+                self.max_true_peak_dbtp
+            ));
         }
         if gain_db < -0.05 && !matches!(self.rule, Rule::Both) {
-            warnings.push(format!("turned down {:.1} dB: loudness above {:.0} LUFS buys nothing here", -gain_db, self.reference_lufs.unwrap_or_default()));
+            warnings.push(format!(
+                "turned down {:.1} dB: loudness above {:.0} LUFS buys nothing here",
+                -gain_db,
+                self.reference_lufs.unwrap_or_default()
+            ));
         }
         Playback {
             platform: self.name,

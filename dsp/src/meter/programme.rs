@@ -80,7 +80,8 @@ impl ProgrammeStats {
         let l = &self.loudness;
         let true_peak_max = gain_to_db(self.true_peak_max);
         let true_peak_3s = gain_to_db(self.recent_max(&self.true_peaks, SHORT_TERM_SUB_BLOCKS));
-        let ratio = |peak: f64, loudness: f64| if peak.is_finite() && loudness.is_finite() { peak - loudness } else { 0.0 };
+        let ratio =
+            |peak: f64, loudness: f64| if peak.is_finite() && loudness.is_finite() { peak - loudness } else { 0.0 };
         ProgrammeValues {
             momentary: l.momentary(),
             short_term: l.short_term(),
@@ -166,8 +167,7 @@ impl<const C: usize> ProgrammeMeter<C> {
             self.energy = [0.0; C];
             self.peak = [0.0; C];
         }
-        let mean_square =
-            self.energy.iter().zip(&self.weights).map(|(e, g)| e * g).sum::<f64>() / self.sub_len as f64;
+        let mean_square = self.energy.iter().zip(&self.weights).map(|(e, g)| e * g).sum::<f64>() / self.sub_len as f64;
         let true_peak = self.peak.iter().fold(0.0, |a: f64, &b| a.max(b));
         let sample_peak = self.sample_peak.iter().fold(0.0, |a: f64, &b| a.max(b));
         self.stats.push_sub_block(mean_square, true_peak, sample_peak);

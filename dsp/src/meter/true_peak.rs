@@ -120,7 +120,12 @@ impl<const N: usize> TruePeak<N> {
 
 /// The largest magnitude among branches `1..=branches` of the outputs `0..len` of `plane`
 /// (output `n` reads `plane[n..n + TAPS_PER_PHASE]`).
-fn interpolated_peak(taps: &[[f32; TAPS_PER_PHASE]; MAX_BRANCHES], branches: usize, plane: &[f32; PLANE], len: usize) -> f32 {
+fn interpolated_peak(
+    taps: &[[f32; TAPS_PER_PHASE]; MAX_BRANCHES],
+    branches: usize,
+    plane: &[f32; PLANE],
+    len: usize,
+) -> f32 {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU supports the features the functions are compiled for.
@@ -136,7 +141,12 @@ fn interpolated_peak(taps: &[[f32; TAPS_PER_PHASE]; MAX_BRANCHES], branches: usi
 }
 
 /// [`interpolated_peak`] one output at a time (any CPU).
-fn interpolated_peak_scalar(taps: &[[f32; TAPS_PER_PHASE]; MAX_BRANCHES], branches: usize, plane: &[f32; PLANE], len: usize) -> f32 {
+fn interpolated_peak_scalar(
+    taps: &[[f32; TAPS_PER_PHASE]; MAX_BRANCHES],
+    branches: usize,
+    plane: &[f32; PLANE],
+    len: usize,
+) -> f32 {
     let mut most = 0.0f32;
     for n in 0..len {
         for branch in &taps[..branches] {
@@ -221,9 +231,17 @@ mod tests {
             p[HISTORY + len..].iter_mut().for_each(|v| *v = 1e30);
             for branches in [1, 3] {
                 let scalar = interpolated_peak_scalar(&taps, branches, &p, len);
-                let vector =
-                    unsafe { if branches == 3 { interpolated_peak_avx2::<3>(&taps, &p, len) } else { interpolated_peak_avx2::<1>(&taps, &p, len) } };
-                assert!((scalar - vector).abs() <= 1e-5 * scalar, "len {len}, {branches} branches: {scalar} vs {vector}");
+                let vector = unsafe {
+                    if branches == 3 {
+                        interpolated_peak_avx2::<3>(&taps, &p, len)
+                    } else {
+                        interpolated_peak_avx2::<1>(&taps, &p, len)
+                    }
+                };
+                assert!(
+                    (scalar - vector).abs() <= 1e-5 * scalar,
+                    "len {len}, {branches} branches: {scalar} vs {vector}"
+                );
             }
         }
     }
@@ -246,8 +264,7 @@ mod tests {
             // Reference: every branch of every window, in f64, lane by lane.
             let mut reference = [0.0f64; 2];
             for lane in 0..2 {
-                let padded: Vec<f64> =
-                    std::iter::repeat_n(0.0, HISTORY).chain(x.iter().map(|f| f[lane])).collect();
+                let padded: Vec<f64> = std::iter::repeat_n(0.0, HISTORY).chain(x.iter().map(|f| f[lane])).collect();
                 for n in 0..x.len() {
                     reference[lane] = reference[lane].max(x[n][lane].abs());
                     for p in 1..factor {

@@ -90,7 +90,12 @@ impl Default for CorrectiveEqSettings {
     fn default() -> Self {
         Self {
             high_pass: PassFilter { enabled: false, freq_hz: 30.0, slope: Slope::Db24, shape: PassShape::Butterworth },
-            low_pass: PassFilter { enabled: false, freq_hz: 20000.0, slope: Slope::Db24, shape: PassShape::Butterworth },
+            low_pass: PassFilter {
+                enabled: false,
+                freq_hz: 20000.0,
+                slope: Slope::Db24,
+                shape: PassShape::Butterworth,
+            },
             bands: [EqBand::default(); CORRECTIVE_BANDS],
         }
     }
@@ -201,7 +206,13 @@ impl CorrectiveEq {
 
 /// Run every band over one chunk: left/right bands first (the static stereo ones together in
 /// one [`Cascade`]), then mid/side bands (encoding only when one is running).
-pub(crate) fn run_bands(bands: &mut [Band], cascade: &mut Cascade, dry: &mut [Vec<f64>; 2], l: &mut [f64], r: &mut [f64]) {
+pub(crate) fn run_bands(
+    bands: &mut [Band],
+    cascade: &mut Cascade,
+    dry: &mut [Vec<f64>; 2],
+    l: &mut [f64],
+    r: &mut [f64],
+) {
     cascade.clear();
     for band in bands.iter_mut().filter(|b| b.route().is_some_and(|r| !r.is_ms())) {
         if band.can_cascade() {

@@ -16,8 +16,8 @@
 //! 100 ms blocks below -60 LUFS are left out of the window (gated, as in integrated loudness),
 //! so silence, pauses and count-ins freeze the gain instead of raising it.
 
-use crate::meter::kweight::{highpass_coefs, shelf_coefs};
 use crate::filters::biquad::{Biquad, Coefs};
+use crate::meter::kweight::{highpass_coefs, shelf_coefs};
 use crate::stage::Stage;
 use crate::util::{db_to_gain, gain_to_db};
 
@@ -133,10 +133,8 @@ impl GainStaging {
         let trim = db_to_gain(if s.input_db.is_finite() { s.input_db.clamp(-MAX_TRIM_DB, MAX_TRIM_DB) } else { 0.0 });
         let bal = if s.balance.is_finite() { s.balance.clamp(-1.0, 1.0) } else { 0.0 };
         let pol = |inv: bool| if inv { -1.0 } else { 1.0 };
-        self.gain_target = [
-            trim * pol(s.invert_left) * (1.0 - bal).min(1.0),
-            trim * pol(s.invert_right) * (1.0 + bal).min(1.0),
-        ];
+        self.gain_target =
+            [trim * pol(s.invert_left) * (1.0 - bal).min(1.0), trim * pol(s.invert_right) * (1.0 + bal).min(1.0)];
     }
 
     /// Static gain (trim × polarity × balance), gliding when it changed.
@@ -266,7 +264,8 @@ impl GainStaging {
             let latest = self.ring[(self.ring_pos + AUTO_WINDOW_BLOCKS - 1) % AUTO_WINDOW_BLOCKS];
             if count > 0 && latest > gate && s.auto_target_lufs.is_finite() {
                 let lufs = LUFS_OFFSET + 10.0 * (sum / count as f64).log10();
-                let range = if s.auto_range_db.is_finite() { s.auto_range_db.clamp(0.0, MAX_AUTO_RANGE_DB) } else { 0.0 };
+                let range =
+                    if s.auto_range_db.is_finite() { s.auto_range_db.clamp(0.0, MAX_AUTO_RANGE_DB) } else { 0.0 };
                 self.auto_wanted_db = (s.auto_target_lufs - lufs).clamp(-range, range);
             }
         } else {
@@ -294,7 +293,14 @@ impl GainStaging {
 /// The CPU must support AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn gain_dc_avx2(left: &mut [f64], right: &mut [f64], gain: [f64; 2], p: f64, x1: &mut [f64; 2], y1: &mut [f64; 2]) {
+unsafe fn gain_dc_avx2(
+    left: &mut [f64],
+    right: &mut [f64],
+    gain: [f64; 2],
+    p: f64,
+    x1: &mut [f64; 2],
+    y1: &mut [f64; 2],
+) {
     use std::arch::x86_64::*;
     let n = left.len().min(right.len());
     let (p2, p3) = (p * p, p * p * p);

@@ -61,11 +61,7 @@ pub enum PeakOversampling {
 }
 
 impl PeakOversampling {
-    const ALL: [PeakOversampling; 3] = [
-        PeakOversampling::X4,
-        PeakOversampling::X8,
-        PeakOversampling::X16,
-    ];
+    const ALL: [PeakOversampling; 3] = [PeakOversampling::X4, PeakOversampling::X8, PeakOversampling::X16];
 
     pub fn factor(self) -> usize {
         match self {
@@ -299,8 +295,7 @@ impl Limiter {
     }
 
     fn guard_delay_len(&self) -> usize {
-        self.guard_detector_delay(self.active)
-            + LookaheadEnvelope::delay(self.guard_ramp, GUARD_SPREAD)
+        self.guard_detector_delay(self.active) + LookaheadEnvelope::delay(self.guard_ramp, GUARD_SPREAD)
     }
 
     /// Delay of the main detector's estimate for an oversampling option.
@@ -318,17 +313,11 @@ impl Limiter {
     }
 
     fn lookahead_samples(&self, ms: f64) -> usize {
-        ms_to_samples(
-            ms.clamp(LOOKAHEAD_MIN_MS, LOOKAHEAD_MAX_MS),
-            self.sample_rate,
-        )
+        ms_to_samples(ms.clamp(LOOKAHEAD_MIN_MS, LOOKAHEAD_MAX_MS), self.sample_rate)
     }
 
     fn release_params(&self) -> Release {
-        let ms = self
-            .settings
-            .release_ms
-            .clamp(RELEASE_MIN_MS, RELEASE_MAX_MS);
+        let ms = self.settings.release_ms.clamp(RELEASE_MIN_MS, RELEASE_MAX_MS);
         let fs = self.sample_rate;
         if self.settings.auto_release {
             Release {
@@ -338,10 +327,7 @@ impl Limiter {
                 slow_release: one_pole(ms * AUTO_SLOW_RELEASE_RATIO, fs),
             }
         } else {
-            Release {
-                fast: one_pole(ms, fs),
-                ..Release::INSTANT
-            }
+            Release { fast: one_pole(ms, fs), ..Release::INSTANT }
         }
     }
 
@@ -371,17 +357,11 @@ impl Stage for Limiter {
         self.guard_ramp = ms_to_samples(GUARD_RAMP_MS, sample_rate);
         self.detectors = PeakOversampling::ALL
             .iter()
-            .map(|o| {
-                std::array::from_fn(|_| {
-                    PeakEstimator::new(o.factor(), DETECTOR_TAPS, DETECTOR_PASSBAND)
-                })
-            })
+            .map(|o| std::array::from_fn(|_| PeakEstimator::new(o.factor(), DETECTOR_TAPS, DETECTOR_PASSBAND)))
             .collect();
         self.guard_detectors = PeakOversampling::ALL
             .iter()
-            .map(|o| {
-                std::array::from_fn(|_| PeakEstimator::new(o.factor(), GUARD_TAPS, GUARD_PASSBAND))
-            })
+            .map(|o| std::array::from_fn(|_| PeakEstimator::new(o.factor(), GUARD_TAPS, GUARD_PASSBAND)))
             .collect();
         self.planners = vec![LookaheadEnvelope::new(max_ramp, MAIN_SPREAD); 2];
         self.guard_planner = vec![LookaheadEnvelope::new(self.guard_ramp, GUARD_SPREAD)];
@@ -405,18 +385,12 @@ impl Stage for Limiter {
     }
 
     fn reset(&mut self) {
-        for d in self
-            .detectors
-            .iter_mut()
-            .chain(self.guard_detectors.iter_mut())
-        {
+        for d in self.detectors.iter_mut().chain(self.guard_detectors.iter_mut()) {
             d.iter_mut().for_each(PeakEstimator::reset);
         }
         self.planners.iter_mut().for_each(LookaheadEnvelope::reset);
         self.right_follows_left = true;
-        self.guard_planner
-            .iter_mut()
-            .for_each(LookaheadEnvelope::reset);
+        self.guard_planner.iter_mut().for_each(LookaheadEnvelope::reset);
         self.main_delay.reset();
         self.guard_delay.reset();
         let delay = self.ceiling_delay_len();
@@ -454,10 +428,9 @@ impl Stage for Limiter {
             return;
         }
         let structural = settings.oversampling != self.settings.oversampling
-            || self.lookahead_samples(settings.lookahead_ms)
-                != self.lookahead_samples(self.settings.lookahead_ms);
-        let release_changed = settings.release_ms != self.settings.release_ms
-            || settings.auto_release != self.settings.auto_release;
+            || self.lookahead_samples(settings.lookahead_ms) != self.lookahead_samples(self.settings.lookahead_ms);
+        let release_changed =
+            settings.release_ms != self.settings.release_ms || settings.auto_release != self.settings.auto_release;
         self.settings = settings.clone();
         if !self.prepared {
             return;
@@ -527,9 +500,7 @@ impl Stage for Limiter {
                     *r = need_r + link * (need_linked - need_r);
                 }
             }
-            let [plan_l, plan_r] = &mut self.planners[..] else {
-                unreachable!()
-            };
+            let [plan_l, plan_r] = &mut self.planners[..] else { unreachable!() };
             if linked && self.right_follows_left {
                 plan_l.process_block(&mut self.gain_l[..n]);
                 self.gain_r[..n].copy_from_slice(&self.gain_l[..n]);
@@ -544,8 +515,7 @@ impl Stage for Limiter {
                 self.right_follows_left = linked && plan_l == plan_r;
             }
         }
-        self.ceiling_delay
-            .push_fill(self.ceiling, &mut self.ceiling_at_guard[..n]);
+        self.ceiling_delay.push_fill(self.ceiling, &mut self.ceiling_at_guard[..n]);
         self.main_delay.process(&mut left[..n], &mut right[..n]);
 
         // Guard: measure the limited output, plan a residual correction (the left peaks go
@@ -570,10 +540,7 @@ impl Stage for Limiter {
             let floor = (lowest * (guard_factor - rounding) * (1.0 - 1e-12)).max(0.0);
             det_l.push_block(&left[..n], &mut self.guard_gain[..n], floor);
             det_r.push_block(&right[..n], &mut self.peak_r[..n], floor);
-            for ((g, &r), &c) in self.guard_gain[..n]
-                .iter_mut()
-                .zip(&self.peak_r[..n])
-                .zip(&self.ceiling_at_guard[..n])
+            for ((g, &r), &c) in self.guard_gain[..n].iter_mut().zip(&self.peak_r[..n]).zip(&self.ceiling_at_guard[..n])
             {
                 let peak = g.max(r);
                 *g = required_gain(c * guard_factor, peak + rounding * peak.max(c));
@@ -603,8 +570,6 @@ impl Limiter {
     /// Recompute the release coefficients (a few `exp`, so only when they change).
     fn update_release(&mut self) {
         let release = self.release_params();
-        self.planners
-            .iter_mut()
-            .for_each(|p| p.set_release(release));
+        self.planners.iter_mut().for_each(|p| p.set_release(release));
     }
 }

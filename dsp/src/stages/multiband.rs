@@ -16,9 +16,9 @@ pub use compressor::{static_reduction_db, AUTO_MAKEUP_REF_DB, PEAK_HOLD_MS, RMS_
 
 use crate::filters::crossover::Crossover;
 use crate::stage::Stage;
-use crate::util::SAMPLE_LIMIT;
 #[cfg(doc)]
 use crate::util::sanitize;
+use crate::util::SAMPLE_LIMIT;
 use compressor::BandCompressor;
 
 /// The most bands the stage can run.

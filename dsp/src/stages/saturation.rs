@@ -164,15 +164,7 @@ fn expm1_bounded<const FMA: bool>(y: f32) -> f32 {
             a * b + c
         }
     }
-    const INV_FACT: [f32; 7] = [
-        1.0,
-        1.0 / 2.0,
-        1.0 / 6.0,
-        1.0 / 24.0,
-        1.0 / 120.0,
-        1.0 / 720.0,
-        1.0 / 5040.0,
-    ];
+    const INV_FACT: [f32; 7] = [1.0, 1.0 / 2.0, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0, 1.0 / 5040.0];
     let shifted = mad::<FMA>(y, std::f32::consts::LOG2_E, ROUNDING_MAGIC);
     let k = shifted - ROUNDING_MAGIC;
     // Two-part ln 2 (Cody-Waite): `k · LN2_HI` is exact for the k that occur (k <= 29).
@@ -245,8 +237,7 @@ enum Drive<'a> {
 /// lanes wide with fused multiply-adds, with AVX-512 sixteen.
 fn distort(character: Character, hi: &mut [f32], drive: Drive, tube: (f32, f32)) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma")
-    {
+    if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU supports the features the function is compiled for (checked above).
         unsafe { distort_avx512(character, hi, drive, tube) };
         return;
@@ -275,12 +266,7 @@ unsafe fn distort_avx2_fma(character: Character, hi: &mut [f32], drive: Drive, t
 /// The body of [`distort`]; each character and drive kind gets its own branch-free loop, which
 /// vectorises.
 #[inline(always)]
-fn distort_with<const FMA: bool>(
-    character: Character,
-    hi: &mut [f32],
-    drive: Drive,
-    tube: (f32, f32),
-) {
+fn distort_with<const FMA: bool>(character: Character, hi: &mut [f32], drive: Drive, tube: (f32, f32)) {
     #[inline(always)]
     fn each<const FMA: bool>(character: Character, hi: &mut [f32], drive: Drive, tube: (f32, f32)) {
         match drive {
@@ -542,10 +528,7 @@ impl Stage for Saturation {
 
     fn prepare(&mut self, sample_rate: f64, max_block: usize) {
         self.sample_rate = sample_rate;
-        self.paths = Oversampling::ALL
-            .iter()
-            .map(|&o| [Path::new(o), Path::new(o)])
-            .collect();
+        self.paths = Oversampling::ALL.iter().map(|&o| [Path::new(o), Path::new(o)]).collect();
         self.prepared = true;
         let max_latency = self.max_latency();
         self.dry_delay.prepare(max_latency);
@@ -611,8 +594,7 @@ impl Stage for Saturation {
         // The whole chunk loop (conversions, controls, recursions, mix) with AVX2 where the
         // CPU has it (detected at run time; the build targets baseline x86-64).
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports the features the function is compiled for (checked
             // above).
             unsafe { self.process_avx2(left, right) };
@@ -637,36 +619,23 @@ impl Saturation {
         }
         let n = left.len().min(right.len());
         let [dry_l, dry_r] = &mut self.dry;
-        self.dry_delay.process(
-            [&left[..n], &right[..n]],
-            [&mut dry_l[..n], &mut dry_r[..n]],
-        );
+        self.dry_delay.process([&left[..n], &right[..n]], [&mut dry_l[..n], &mut dry_r[..n]]);
 
         let factor = self.active.factor();
         // Oversampled samples per frame in each plane.
         let half = factor / 2;
         let tube_offset = TUBE_BIAS.tanh();
-        let tube = (
-            tube_offset as f32,
-            (1.0 / (1.0 - tube_offset * tube_offset)) as f32,
-        );
+        let tube = (tube_offset as f32, (1.0 / (1.0 - tube_offset * tube_offset)) as f32);
         let is_tape = |c: Character| if c == Character::Tape { 1.0 } else { 0.0 };
         let paths = &mut self.paths[self.active.index()];
         let sc = &mut *self.scratch;
-        let (coef, dc_coef, tape_coef, auto_coef) = (
-            self.smooth_coef,
-            self.dc_coef,
-            self.tape_coef,
-            self.auto_coef,
-        );
+        let (coef, dc_coef, tape_coef, auto_coef) = (self.smooth_coef, self.dc_coef, self.tape_coef, self.auto_coef);
         for start in (0..n).step_by(CHUNK) {
             let m = CHUNK.min(n - start);
             // Controls of every frame of the chunk (none depends on the audio).
             let fading = self.fade < 1.0;
-            let settled = !fading
-                && [&self.drive, &self.engage, &self.mix, &self.output]
-                    .iter()
-                    .all(|s| s.value == s.target);
+            let settled =
+                !fading && [&self.drive, &self.engage, &self.mix, &self.output].iter().all(|s| s.value == s.target);
             let drive = if settled {
                 // The common case: nothing moves.
                 let engage = self.engage.value;
@@ -675,10 +644,7 @@ impl Saturation {
                 sc.mix[..m].fill(self.mix.value);
                 sc.output[..m].fill(self.output.value);
                 let g = self.drive.value;
-                Drive::Constant {
-                    drive: g as f32,
-                    inv: (1.0 / g) as f32,
-                }
+                Drive::Constant { drive: g as f32, inv: (1.0 / g) as f32 }
             } else {
                 for k in 0..m {
                     let g = self.drive.next(coef);
@@ -699,10 +665,7 @@ impl Saturation {
                     sc.fade[k] = self.fade;
                     self.fade = (self.fade + self.fade_step).min(1.0);
                 }
-                Drive::PerSample {
-                    drive: &sc.drive[..half * m],
-                    inv: &sc.inv_drive[..half * m],
-                }
+                Drive::PerSample { drive: &sc.drive[..half * m], inv: &sc.inv_drive[..half * m] }
             };
             // The distortion of both channels, at the base rate. The shaper is pointwise, so
             // the oversampled signal stays split in two planes (the first and the second
@@ -720,10 +683,8 @@ impl Saturation {
                         old.copy_from_slice(plane);
                         distort(self.character, plane, drive, tube);
                         distort(self.previous, old, drive, tube);
-                        for ((frame, old), &f) in plane
-                            .chunks_exact_mut(half)
-                            .zip(old.chunks_exact(half))
-                            .zip(&sc.fade[..m])
+                        for ((frame, old), &f) in
+                            plane.chunks_exact_mut(half).zip(old.chunks_exact(half)).zip(&sc.fade[..m])
                         {
                             for (new, &old) in frame.iter_mut().zip(old) {
                                 *new = old + f as f32 * (*new - old);
@@ -776,10 +737,7 @@ impl Saturation {
                 let to = self.comp_to;
                 let step = (to - self.comp_from) / CONTROL as f64;
                 // Reaches `to` exactly at the ramp's last frame.
-                for (c, &left_in_ramp) in sc.compensation[k..k + len]
-                    .iter_mut()
-                    .zip(&RAMP[self.comp_pos..])
-                {
+                for (c, &left_in_ramp) in sc.compensation[k..k + len].iter_mut().zip(&RAMP[self.comp_pos..]) {
                     *c = to - step * left_in_ramp;
                 }
                 for j in k..k + len {
@@ -827,17 +785,7 @@ mod tests {
     /// Worst error of [`fast_tanh`] relative to `tanh` (exact in `f64` for this purpose).
     fn worst_tanh_error<const FMA: bool>() -> f64 {
         let grid = (-300_000..=300_000).map(|i| i as f32 * 1e-4);
-        let edges = [
-            1e-30,
-            -1e-12,
-            1e-6,
-            9.99,
-            10.0,
-            25.0,
-            -700.0,
-            1e30,
-            f32::MAX,
-        ];
+        let edges = [1e-30, -1e-12, 1e-6, 9.99, 10.0, 25.0, -700.0, 1e30, f32::MAX];
         grid.chain(edges)
             .map(|x| {
                 let exact = (x as f64).tanh();
@@ -849,10 +797,7 @@ mod tests {
     #[test]
     fn fast_tanh_is_within_4_ulp_of_tanh() {
         for worst in [worst_tanh_error::<false>(), worst_tanh_error::<true>()] {
-            assert!(
-                worst < 4.0 * f32::EPSILON as f64,
-                "worst relative error {worst:e}"
-            );
+            assert!(worst < 4.0 * f32::EPSILON as f64, "worst relative error {worst:e}");
         }
     }
 }

@@ -27,9 +27,9 @@
 
 use crate::filters::crossover::{clamp_crossover, Crossover, Lr8Coefs, Lr8Split};
 use crate::stage::Stage;
-use crate::util::SAMPLE_LIMIT;
 #[cfg(doc)]
 use crate::util::sanitize;
+use crate::util::SAMPLE_LIMIT;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct WidthSettings {
@@ -460,8 +460,7 @@ impl Width {
                 self.safety_mid = self.safety_mid * w + em;
                 self.safety_side = self.safety_side * w + es;
                 let allowed = self.max_side_ratio * self.safety_mid;
-                let target =
-                    if self.safety_side > allowed { (allowed / self.safety_side).sqrt() } else { 1.0 };
+                let target = if self.safety_side > allowed { (allowed / self.safety_side).sqrt() } else { 1.0 };
                 let c = if target < self.safety_gain { self.safety_attack } else { self.safety_release };
                 smooth(self.safety_gain, target, coef(c))
             } else {
@@ -495,7 +494,8 @@ impl Width {
             // Whole groups of four frames as four-lane arrays (the same arithmetic as
             // `frame`), so that they fill vector registers.
             let (l4, r4) = (&mut left[start..start + 4 * quads], &mut right[start..start + 4 * quads]);
-            for (q, ((lo, ro), v)) in l4.chunks_exact_mut(4).zip(r4.chunks_exact_mut(4)).zip(chunk.chunks_exact(4)).enumerate()
+            for (q, ((lo, ro), v)) in
+                l4.chunks_exact_mut(4).zip(r4.chunks_exact_mut(4)).zip(chunk.chunks_exact(4)).enumerate()
             {
                 let tq = (4 * q) as f64;
                 let t = [tq + 1.0, tq + 2.0, tq + 3.0, tq + 4.0];

@@ -2,10 +2,8 @@
 //! ids without renaming any).
 
 use super::common::*;
-use lacquer_dsp::stages::corrective_eq::{
-    BandType, CorrectiveEqSettings, EqBand, PassFilter, PassShape, Slope,
-};
 use lacquer_dsp::chain::StageId;
+use lacquer_dsp::stages::corrective_eq::{BandType, CorrectiveEqSettings, EqBand, PassFilter, PassShape, Slope};
 use nice_plug::prelude::*;
 
 /// Band gain range: corrective cuts can be deep, boosts are rarely more than a few dB.

@@ -1,8 +1,8 @@
 //! Stage 4 parameters (ids `eeq_*`).
 
 use super::common::*;
-use lacquer_dsp::stages::enhancing_eq::{EnhancingEqSettings, ToneBand};
 use lacquer_dsp::chain::StageId;
+use lacquer_dsp::stages::enhancing_eq::{EnhancingEqSettings, ToneBand};
 use nice_plug::prelude::*;
 
 /// Enhancing moves are broad and gentle: ±12 dB is already extreme.

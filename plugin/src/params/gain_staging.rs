@@ -1,8 +1,8 @@
 //! Stage 1 parameters (ids `gs_*`).
 
 use super::common::*;
-use lacquer_dsp::stages::gain_staging::GainStagingSettings;
 use lacquer_dsp::chain::StageId;
+use lacquer_dsp::stages::gain_staging::GainStagingSettings;
 use nice_plug::prelude::*;
 
 /// Input trim range: covers a mix printed far too hot or far too quiet.
@@ -41,9 +41,13 @@ impl Default for GainStagingParams {
             dc_block: switch("DC Blocker", d.dc_block),
             balance: balance("Input Balance"),
             auto: switch("Auto Gain Staging", d.auto_enabled),
-            auto_target: FloatParam::new("Auto Staging Target", d.auto_target_lufs as f32, FloatRange::Linear { min: -30.0, max: -6.0 })
-                .with_unit(" LUFS")
-                .with_step_size(0.1),
+            auto_target: FloatParam::new(
+                "Auto Staging Target",
+                d.auto_target_lufs as f32,
+                FloatRange::Linear { min: -30.0, max: -6.0 },
+            )
+            .with_unit(" LUFS")
+            .with_step_size(0.1),
             auto_range: db("Auto Staging Range", d.auto_range_db as f32, 0.0, TRIM_RANGE_DB),
         }
     }

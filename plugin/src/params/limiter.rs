@@ -1,8 +1,8 @@
 //! Stage 7 parameters (ids `lim_*`).
 
 use super::common::*;
-use lacquer_dsp::stages::limiter::{LimiterSettings, PeakOversampling};
 use lacquer_dsp::chain::StageId;
+use lacquer_dsp::stages::limiter::{LimiterSettings, PeakOversampling};
 use nice_plug::prelude::*;
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]

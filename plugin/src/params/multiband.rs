@@ -1,10 +1,8 @@
 //! Stage 3 parameters (ids `mb_*`; bands `mb_b1_*` .. `mb_b4_*`).
 
 use super::common::*;
-use lacquer_dsp::stages::multiband::{
-    CompBand, Detector, MultibandSettings, StereoMode, MAX_BANDS,
-};
 use lacquer_dsp::chain::StageId;
+use lacquer_dsp::stages::multiband::{CompBand, Detector, MultibandSettings, StereoMode, MAX_BANDS};
 use nice_plug::prelude::*;
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,8 +1,8 @@
 //! Stage 5 parameters (ids `sat_*`).
 
 use super::common::*;
-use lacquer_dsp::stages::saturation::{Character, Oversampling, SaturationSettings};
 use lacquer_dsp::chain::StageId;
+use lacquer_dsp::stages::saturation::{Character, Oversampling, SaturationSettings};
 use nice_plug::prelude::*;
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,8 +1,8 @@
 //! Stage 6 parameters (ids `wid_*`).
 
 use super::common::*;
-use lacquer_dsp::stages::width::WidthSettings;
 use lacquer_dsp::chain::StageId;
+use lacquer_dsp::stages::width::WidthSettings;
 use nice_plug::prelude::*;
 
 /// Width is 0 % (mono) to 200 % (double side).
@@ -53,8 +53,12 @@ impl Default for WidthParams {
             crossover2: freq("Width Mid/High Crossover", d.band_crossovers_hz[1] as f32, 1000.0, 16000.0),
             balance: balance("Output Balance"),
             safety: switch("Mono Safety", d.safety),
-            min_correlation: FloatParam::new("Correlation Floor", d.min_correlation as f32, FloatRange::Linear { min: -1.0, max: 1.0 })
-                .with_value_to_string(formatters::v2s_f32_rounded(2)),
+            min_correlation: FloatParam::new(
+                "Correlation Floor",
+                d.min_correlation as f32,
+                FloatRange::Linear { min: -1.0, max: 1.0 },
+            )
+            .with_value_to_string(formatters::v2s_f32_rounded(2)),
             max_mono_loss: db("Max Mono Loss", d.max_mono_loss_db as f32, 0.5, 12.0),
         }
     }

@@ -10,8 +10,8 @@
 //! every sample for a minute of noise). An SVF would tolerate faster modulation, but its
 //! trapezoidal poles are the bilinear ones: it cannot carry the matched (uncramped) design.
 
-use super::cascade::Cascade;
 use super::super::Placement;
+use super::cascade::Cascade;
 use crate::filters::biquad::Coefs;
 use crate::filters::eq_design::{self, PassFamily, MAX_PASS_SECTIONS};
 use crate::util::db_to_gain;
@@ -300,10 +300,10 @@ impl Band {
         self.dirty
             || self.shape.is_some()
                 && (self.log_freq.moving()
-                || self.gain_db.moving()
-                || self.log_q.moving()
-                || self.amount != self.amount_target
-                || self.target.dynamics.is_some())
+                    || self.gain_db.moving()
+                    || self.log_q.moving()
+                    || self.amount != self.amount_target
+                    || self.target.dynamics.is_some())
     }
 
     /// The gain the band applies now, dB (dynamic mode included).

@@ -223,7 +223,13 @@ mod avx2 {
     /// The CPU must support AVX2 and FMA; `c`, `s1`, `s2` have equal lengths `<= 2V` and `a`,
     /// `b` equal lengths.
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn run_group<const V: usize>(c: &[Coefs], s1: &mut [[f64; 2]], s2: &mut [[f64; 2]], a: &mut [f64], b: &mut [f64]) {
+    pub unsafe fn run_group<const V: usize>(
+        c: &[Coefs],
+        s1: &mut [[f64; 2]],
+        s2: &mut [[f64; 2]],
+        a: &mut [f64],
+        b: &mut [f64],
+    ) {
         let m = c.len();
         let n = a.len();
         let depth = 2 * V - 1;
@@ -245,7 +251,9 @@ mod avx2 {
         let mut st1: [__m256d; V] = std::array::from_fn(|v| load(s1, v));
         let mut st2: [__m256d; V] = std::array::from_fn(|v| load(s2, v));
         // Section index of every lane, for the fill/drain masks.
-        let index: [__m256d; V] = std::array::from_fn(|v| _mm256_setr_pd((2 * v) as f64, (2 * v) as f64, (2 * v + 1) as f64, (2 * v + 1) as f64));
+        let index: [__m256d; V] = std::array::from_fn(|v| {
+            _mm256_setr_pd((2 * v) as f64, (2 * v) as f64, (2 * v + 1) as f64, (2 * v + 1) as f64)
+        });
         let len = _mm256_set1_pd(n as f64);
         let mut out = [_mm256_setzero_pd(); V];
         // One step of the pipeline on `input` (sample `i`, or silence while draining).
@@ -265,7 +273,10 @@ mod avx2 {
                 if masked {
                     // Lane active iff its section has a sample in this step: 0 <= i - j < n.
                     let k = _mm256_sub_pd(_mm256_set1_pd(i as f64), index[v]);
-                    let live = _mm256_and_pd(_mm256_cmp_pd::<_CMP_GE_OQ>(k, _mm256_setzero_pd()), _mm256_cmp_pd::<_CMP_LT_OQ>(k, len));
+                    let live = _mm256_and_pd(
+                        _mm256_cmp_pd::<_CMP_GE_OQ>(k, _mm256_setzero_pd()),
+                        _mm256_cmp_pd::<_CMP_LT_OQ>(k, len),
+                    );
                     st1[v] = _mm256_blendv_pd(st1[v], n1, live);
                     st2[v] = _mm256_blendv_pd(st2[v], n2, live);
                 } else {
@@ -399,10 +410,15 @@ mod tests {
                 for kernel in kernels {
                     let (mut ol, mut or) = (l.clone(), r.clone());
                     run_chunks(kernel, &coefs, &mut ol, &mut or, chunks);
-                    let err = ol.iter().zip(&rl).chain(or.iter().zip(&rr)).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+                    let err =
+                        ol.iter().zip(&rl).chain(or.iter().zip(&rr)).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
                     println!("{kernel:?}, {count} sections, chunks {chunks:?}: error {:.2e} of the peak", err / peak);
                     let tol = if kernel == Kernel::Sse2 { 0.0 } else { FMA_REL_TOL * peak };
-                    assert!(err <= tol, "{kernel:?}, {count} sections, chunks {chunks:?}: error {:.2e} of the peak", err / peak);
+                    assert!(
+                        err <= tol,
+                        "{kernel:?}, {count} sections, chunks {chunks:?}: error {:.2e} of the peak",
+                        err / peak
+                    );
                 }
             }
         }

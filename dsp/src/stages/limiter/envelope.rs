@@ -36,12 +36,7 @@ pub struct Release {
 
 impl Release {
     /// No release smoothing beyond the ramp itself.
-    pub const INSTANT: Release = Release {
-        fast: 1.0,
-        auto: false,
-        slow_attack: 1.0,
-        slow_release: 1.0,
-    };
+    pub const INSTANT: Release = Release { fast: 1.0, auto: false, slow_attack: 1.0, slow_release: 1.0 };
 }
 
 /// Samples the planner processes at a time: its running means keep one chunk after their
@@ -63,11 +58,7 @@ impl RunningMean {
     /// Room for means over up to `capacity` samples; the length is set by `set_len`.
     fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        let mut m = Self {
-            values: vec![1.0; capacity - 1 + CHUNK],
-            len: capacity,
-            inv_len: 0.0,
-        };
+        let mut m = Self { values: vec![1.0; capacity - 1 + CHUNK], len: capacity, inv_len: 0.0 };
         m.set_len(capacity);
         m
     }
@@ -266,15 +257,7 @@ impl LookaheadEnvelope {
     /// Make this planner's state a copy of `other`'s without allocating (both were made by
     /// `new` with the same arguments).
     pub fn copy_from(&mut self, other: &Self) {
-        let Self {
-            hold,
-            spread,
-            release,
-            fast,
-            slow,
-            first,
-            second,
-        } = self;
+        let Self { hold, spread, release, fast, slow, first, second } = self;
         hold.values.copy_from_slice(&other.hold.values);
         hold.suffix.copy_from_slice(&other.hold.suffix);
         (hold.len, hold.prefix, hold.pos) = (other.hold.len, other.hold.prefix, other.hold.pos);
@@ -358,18 +341,10 @@ impl LookaheadEnvelope {
         for k in 0..m {
             let g = follower.step::<MODE, FMA>(x[k], &mut fast, &mut slow);
             v1[h1 + k] = g;
-            sum1 = if k == 0 {
-                history1 + g
-            } else {
-                sum1 + (g - v1[k - 1])
-            };
+            sum1 = if k == 0 { history1 + g } else { sum1 + (g - v1[k - 1]) };
             let y1 = sum1 * inv1;
             v2[h2 + k] = y1;
-            sum2 = if k == 0 {
-                history2 + y1
-            } else {
-                sum2 + (y1 - v2[k - 1])
-            };
+            sum2 = if k == 0 { history2 + y1 } else { sum2 + (y1 - v2[k - 1]) };
             x[k] = sum2 * inv2;
         }
         v1.copy_within(m..m + h1, 0);
@@ -469,12 +444,7 @@ impl Follower {
     /// With `FMA` (only where the caller is compiled for it) `state · keep + held · coef` is
     /// one fused multiply-add on the state.
     #[inline(always)]
-    fn step<const MODE: u8, const FMA: bool>(
-        &self,
-        held: f64,
-        fast: &mut f64,
-        slow: &mut f64,
-    ) -> f64 {
+    fn step<const MODE: u8, const FMA: bool>(&self, held: f64, fast: &mut f64, slow: &mut f64) -> f64 {
         let blend = |state: f64, keep: f64, coef: f64| {
             if FMA {
                 state.mul_add(keep, held * coef)
@@ -493,11 +463,7 @@ impl Follower {
         }
         let attacked = blend(*slow, self.keep_slow_attack, self.slow_attack);
         let recovered = blend(*slow, self.keep_slow_release, self.slow_release);
-        *slow = if MODE == AUTO {
-            lesser(attacked, recovered)
-        } else {
-            greater(attacked, recovered)
-        };
+        *slow = if MODE == AUTO { lesser(attacked, recovered) } else { greater(attacked, recovered) };
         lesser(*fast, *slow)
     }
 }
@@ -511,30 +477,16 @@ mod tests {
         let (ramp, spread) = (20, 3);
         let delay = LookaheadEnvelope::delay(ramp, spread);
         let mut env = LookaheadEnvelope::new(ramp, spread);
-        env.set_release(Release {
-            fast: 0.01,
-            auto: true,
-            slow_attack: 0.001,
-            slow_release: 0.0005,
-        });
+        env.set_release(Release { fast: 0.01, auto: true, slow_attack: 0.001, slow_release: 0.0005 });
         // A pseudo-random requirement sequence with isolated dips.
         let req: Vec<f64> = (0..5000u64)
-            .map(|n| {
-                if (n * 2654435761) % 97 < 5 {
-                    0.2 + ((n * 40503) % 80) as f64 / 100.0
-                } else {
-                    1.0
-                }
-            })
+            .map(|n| if (n * 2654435761) % 97 < 5 { 0.2 + ((n * 40503) % 80) as f64 / 100.0 } else { 1.0 })
             .collect();
         let gains: Vec<f64> = req.iter().map(|&r| env.process(r)).collect();
         for (m, &r) in req.iter().enumerate() {
             for k in m.saturating_sub(spread)..=(m + spread) {
                 if let Some(&g) = gains.get(k + delay) {
-                    assert!(
-                        g <= r + 1e-12,
-                        "sample {k}: gain {g} above requirement {r} of {m}"
-                    );
+                    assert!(g <= r + 1e-12, "sample {k}: gain {g} above requirement {r} of {m}");
                 }
             }
         }
@@ -544,22 +496,13 @@ mod tests {
     /// ramps of odd and even lengths, in blocks that cut chunks anywhere.
     #[test]
     fn fused_release_and_means_equal_the_separate_steps() {
-        let req: Vec<f64> = (0..6000u64)
-            .map(|n| 0.3 + 0.7 * (((n * 2654435761) % 1013) as f64 / 1013.0).powi(8))
-            .collect();
-        for (auto, fast, slow_attack) in [
-            (false, 1.0, 0.001),
-            (false, 0.01, 0.001),
-            (true, 0.01, 0.001),
-            (true, 0.01, 0.0002),
-        ] {
+        let req: Vec<f64> =
+            (0..6000u64).map(|n| 0.3 + 0.7 * (((n * 2654435761) % 1013) as f64 / 1013.0).powi(8)).collect();
+        for (auto, fast, slow_attack) in
+            [(false, 1.0, 0.001), (false, 0.01, 0.001), (true, 0.01, 0.001), (true, 0.01, 0.0002)]
+        {
             for ramp in [2, 3, 20, 72, 241] {
-                let release = Release {
-                    fast,
-                    auto,
-                    slow_attack,
-                    slow_release: 0.0005,
-                };
+                let release = Release { fast, auto, slow_attack, slow_release: 0.0005 };
                 let mut fused = LookaheadEnvelope::new(ramp, 2);
                 let mut reference = LookaheadEnvelope::new(ramp, 2);
                 let mut with_fma = LookaheadEnvelope::new(ramp, 2);
@@ -595,16 +538,10 @@ mod tests {
     /// and its fast follower never above them by more than a rounding.
     #[test]
     fn follower_equals_the_conditional_one() {
-        let held: Vec<f64> = (0..20000u64)
-            .map(|n| 0.2 + 0.8 * (((n * 2654435761) % 1013) as f64 / 1013.0).powi(4))
-            .collect();
+        let held: Vec<f64> =
+            (0..20000u64).map(|n| 0.2 + 0.8 * (((n * 2654435761) % 1013) as f64 / 1013.0).powi(4)).collect();
         for (auto, slow_attack) in [(false, 0.001), (true, 0.001), (true, 0.0002)] {
-            let rel = Release {
-                fast: 0.01,
-                auto,
-                slow_attack,
-                slow_release: 0.0005,
-            };
+            let rel = Release { fast: 0.01, auto, slow_attack, slow_release: 0.0005 };
             let follower = Follower::new(rel);
             let (mut fast, mut slow) = (1.0, 1.0);
             let (mut f_ref, mut s_ref) = (1.0f64, 1.0f64);
@@ -612,9 +549,7 @@ mod tests {
                 let g = match (auto, slow_attack >= rel.slow_release) {
                     (false, _) => follower.step::<FAST_ONLY, false>(h, &mut fast, &mut slow),
                     (true, true) => follower.step::<AUTO, false>(h, &mut fast, &mut slow),
-                    (true, false) => {
-                        follower.step::<AUTO_SLOWER_ATTACK, false>(h, &mut fast, &mut slow)
-                    }
+                    (true, false) => follower.step::<AUTO_SLOWER_ATTACK, false>(h, &mut fast, &mut slow),
                 };
                 f_ref = if h <= f_ref { h } else { f_ref + (h - f_ref) * rel.fast };
                 let coef = if h < s_ref { rel.slow_attack } else { rel.slow_release };
@@ -631,9 +566,7 @@ mod tests {
         for len in [1, 2, 5, 76] {
             let mut hold = SlidingMin::new(100);
             hold.set_len(len);
-            let x: Vec<f64> = (0..1000u64)
-                .map(|n| ((n * 2654435761) % 1009) as f64)
-                .collect();
+            let x: Vec<f64> = (0..1000u64).map(|n| ((n * 2654435761) % 1009) as f64).collect();
             // Chunks of varied lengths.
             let mut out = x.clone();
             let mut start = 0;
@@ -646,9 +579,7 @@ mod tests {
                 }
             }
             for (n, &held) in out.iter().enumerate() {
-                let expected = x[(n + 1).saturating_sub(len)..=n]
-                    .iter()
-                    .fold(f64::INFINITY, |a, &b| a.min(b));
+                let expected = x[(n + 1).saturating_sub(len)..=n].iter().fold(f64::INFINITY, |a, &b| a.min(b));
                 assert_eq!(held, expected, "len {len}, sample {n}");
             }
         }

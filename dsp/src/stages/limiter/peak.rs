@@ -122,10 +122,7 @@ impl PeakEstimator {
     /// `factor`x detection whose first 2x stage has `first_taps` taps per phase and is flat to
     /// `passband` (fraction of the sample rate; see [`CascadeInterpolator`]).
     pub fn new(factor: usize, first_taps: usize, passband: f64) -> Self {
-        assert!(
-            matches!(factor, 4 | 8 | 16),
-            "peak detection is 4x, 8x or 16x"
-        );
+        assert!(matches!(factor, 4 | 8 | 16), "peak detection is 4x, 8x or 16x");
         let step = PI / factor as f64;
         let interp = CascadeInterpolator::new(factor, first_taps, passband);
         Self {
@@ -177,10 +174,7 @@ impl PeakEstimator {
     /// ceiling, far above where the `f32` products of these tests could underflow.)
     pub fn push_block(&mut self, x: &[f64], peaks: &mut [f64], floor: f64) {
         // The largest `f32` `m` with `m · gain <= floor` (negative: never skip).
-        let limit = Limits {
-            any: f32_below(floor / self.fit_gain),
-            smooth: f32_below(floor / SMOOTH_FIT_GAIN),
-        };
+        let limit = Limits { any: f32_below(floor / self.fit_gain), smooth: f32_below(floor / SMOOTH_FIT_GAIN) };
         match self.factor {
             4 => self.push_block_with::<4>(x, peaks, limit),
             8 => self.push_block_with::<8>(x, peaks, limit),
@@ -195,8 +189,7 @@ impl PeakEstimator {
     fn push_block_with<const L: usize>(&mut self, x: &[f64], peaks: &mut [f64], limit: Limits) {
         for (x, peaks) in x.chunks(CHUNK).zip(peaks.chunks_mut(CHUNK)) {
             let n = x.len();
-            self.interp
-                .process_chunk_planar::<L>(x, &mut self.phases[1..], STRIDE);
+            self.interp.process_chunk_planar::<L>(x, &mut self.phases[1..], STRIDE);
             self.search_and_fit::<L>(n, peaks, limit);
             for phase in self.phases.chunks_exact_mut(STRIDE) {
                 phase[0] = phase[n];
@@ -227,16 +220,13 @@ impl PeakEstimator {
     /// floor, see [`PeakEstimator::push_block`]); the steps computed past `n` count in the
     /// group, which only makes skipping rarer.
     fn search_and_fit_scalar<const L: usize>(&self, n: usize, peaks: &mut [f64], limit: Limits) {
-        let p: [&[f32]; L] =
-            std::array::from_fn(|j| &self.phases[j * STRIDE..(j + 1) * STRIDE]);
+        let p: [&[f32]; L] = std::array::from_fn(|j| &self.phases[j * STRIDE..(j + 1) * STRIDE]);
         for (g, out) in peaks[..n].chunks_mut(GROUP).enumerate() {
             let k0 = g * GROUP;
             // Lane `i` is step `k0 + i`: its previous step is at index k0 + i, its own at
             // k0 + i + 1.
             let prev = |j: usize| -> [f32; GROUP] { p[j][k0..k0 + GROUP].try_into().unwrap() };
-            let own = |j: usize| -> [f32; GROUP] {
-                p[j][k0 + 1..k0 + 1 + GROUP].try_into().unwrap()
-            };
+            let own = |j: usize| -> [f32; GROUP] { p[j][k0 + 1..k0 + 1 + GROUP].try_into().unwrap() };
             // Centre 0: the previous step's last sample.
             let mut a = prev(L - 2);
             let mut b = prev(L - 1);
@@ -259,8 +249,7 @@ impl PeakEstimator {
                 // The neighbours with the sign of the centre taken off (a bit operation, as
                 // in the vector version), their sum against `smooth_sum` times the magnitude.
                 let flip = b[i].to_bits() & 0x8000_0000;
-                let sum = f32::from_bits(a[i].to_bits() ^ flip)
-                    + f32::from_bits(c[i].to_bits() ^ flip);
+                let sum = f32::from_bits(a[i].to_bits() ^ flip) + f32::from_bits(c[i].to_bits() ^ flip);
                 let smooth = sum >= best[i] * self.smooth_sum;
                 best[i] <= if smooth { limit.smooth } else { limit.any }
             };
@@ -281,12 +270,7 @@ impl PeakEstimator {
     /// branch depends on the audio.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn search_and_fit_avx2<const L: usize>(
-        &self,
-        n: usize,
-        peaks: &mut [f64],
-        limit: Limits,
-    ) {
+    unsafe fn search_and_fit_avx2<const L: usize>(&self, n: usize, peaks: &mut [f64], limit: Limits) {
         use std::arch::x86_64::*;
         let base = self.phases.as_ptr();
         assert!(self.phases.len() >= L * STRIDE && peaks.len() >= n);
@@ -330,10 +314,7 @@ impl PeakEstimator {
             let fits = if quiet {
                 [low(best), high(best)]
             } else {
-                [
-                    self.refine_avx2(low(a), low(b), low(c)),
-                    self.refine_avx2(high(a), high(b), high(c)),
-                ]
+                [self.refine_avx2(low(a), low(b), low(c)), self.refine_avx2(high(a), high(b), high(c))]
             };
             if n - k0 >= GROUP {
                 _mm256_storeu_pd(peaks.as_mut_ptr().add(k0), fits[0]);
@@ -374,31 +355,18 @@ impl PeakEstimator {
         let (a, c) = (_mm256_xor_pd(a, flip), _mm256_xor_pd(c, flip));
         let two_mag = _mm256_mul_pd(_mm256_set1_pd(2.0), mag);
         let sum = _mm256_min_pd(
-            _mm256_max_pd(
-                _mm256_add_pd(a, c),
-                _mm256_mul_pd(two_mag, _mm256_set1_pd(self.cos_min)),
-            ),
+            _mm256_max_pd(_mm256_add_pd(a, c), _mm256_mul_pd(two_mag, _mm256_set1_pd(self.cos_min))),
             _mm256_mul_pd(two_mag, _mm256_set1_pd(self.cos_max)),
         );
         let slope = _mm256_sub_pd(c, a);
         let mag2 = _mm256_mul_pd(mag, mag);
         let slope2 = _mm256_mul_pd(slope, slope);
-        let d = _mm256_sub_pd(
-            _mm256_mul_pd(_mm256_set1_pd(4.0), mag2),
-            _mm256_mul_pd(sum, sum),
-        );
+        let d = _mm256_sub_pd(_mm256_mul_pd(_mm256_set1_pd(4.0), mag2), _mm256_mul_pd(sum, sum));
         let curvature = _mm256_sub_pd(_mm256_sub_pd(two_mag, a), c);
         let bends = _mm256_cmp_pd::<_CMP_GT_OQ>(curvature, zero);
-        let e = _mm256_blendv_pd(
-            _mm256_set1_pd(1.0),
-            _mm256_mul_pd(_mm256_set1_pd(8.0), curvature),
-            bends,
-        );
+        let e = _mm256_blendv_pd(_mm256_set1_pd(1.0), _mm256_mul_pd(_mm256_set1_pd(8.0), curvature), bends);
         let q = _mm256_div_pd(_mm256_set1_pd(1.0), _mm256_mul_pd(d, e));
-        let sine = _mm256_sqrt_pd(_mm256_add_pd(
-            mag2,
-            _mm256_mul_pd(_mm256_mul_pd(_mm256_mul_pd(slope2, mag2), e), q),
-        ));
+        let sine = _mm256_sqrt_pd(_mm256_add_pd(mag2, _mm256_mul_pd(_mm256_mul_pd(_mm256_mul_pd(slope2, mag2), e), q)));
         let vertex = _mm256_add_pd(mag, _mm256_mul_pd(_mm256_mul_pd(slope2, d), q));
         let parabola = _mm256_blendv_pd(mag, vertex, bends);
         _mm256_blendv_pd(mag, _mm256_max_pd(sine, parabola), local_max)
@@ -418,9 +386,7 @@ impl PeakEstimator {
         // cos d = (a + c) / 2|b|, clamped; kept as the clamped sum so the sinusoid's
         // `slope² / 4(1 - cos² d)` is `slope² |b|² / d`, `d = 4|b|² - sum²` (> 0).
         let two_mag = 2.0 * mag;
-        let sum = (a + c)
-            .max(two_mag * self.cos_min)
-            .min(two_mag * self.cos_max);
+        let sum = (a + c).max(two_mag * self.cos_min).min(two_mag * self.cos_max);
         let slope = c - a;
         let mag2 = mag * mag;
         let slope2 = slope * slope;
@@ -472,10 +438,7 @@ mod tests {
                 for round in 0..150 {
                     // Never, sometimes and often skipping.
                     let limit = [(-1.0, -1.0), (0.5, 0.6), (0.8, 0.9)][round % 3];
-                    let limit = Limits {
-                        any: limit.0,
-                        smooth: limit.1,
-                    };
+                    let limit = Limits { any: limit.0, smooth: limit.1 };
                     est.phases.iter_mut().for_each(|v| *v = next() as f32);
                     let mut scalar = vec![0.0; n];
                     let mut vector = vec![0.0; n];
@@ -587,17 +550,12 @@ mod tests {
             for f in [0.01, 0.1, 0.25, 0.33, 0.45] {
                 for phase in [0.0, 0.3, 0.785, 1.2] {
                     let mut est = PeakEstimator::new(factor, 96, 0.48);
-                    let x: Vec<f64> = (0..4000)
-                        .map(|n| 0.5 * (2.0 * PI * f * n as f64 + phase).sin())
-                        .collect();
+                    let x: Vec<f64> = (0..4000).map(|n| 0.5 * (2.0 * PI * f * n as f64 + phase).sin()).collect();
                     let mut peaks = vec![0.0; x.len()];
                     est.push_block(&x, &mut peaks, 0.0);
                     let peak = peaks[401..].iter().fold(0.0f64, |a, &b| a.max(b));
                     let err_db = 20.0 * (peak / 0.5).log10();
-                    assert!(
-                        err_db.abs() < 0.03,
-                        "L={factor} f={f} phase={phase}: {err_db:.4} dB"
-                    );
+                    assert!(err_db.abs() < 0.03, "L={factor} f={f} phase={phase}: {err_db:.4} dB");
                 }
             }
         }

@@ -31,9 +31,7 @@ impl Halfband {
         let t = design.taps_per_phase;
         let sum: f64 = h[1..].iter().sum();
         Self {
-            coeffs: (0..t)
-                .map(|i| (h[2 * (t - 1 - i) + 1] / sum) as f32)
-                .collect(),
+            coeffs: (0..t).map(|i| (h[2 * (t - 1 - i) + 1] / sum) as f32).collect(),
             centre: (h[t] / sum) as f32,
             second: vec![0.0; t - 1 + max_chunk],
             first: vec![0.0; t / 2 - 1 + max_chunk],
@@ -50,10 +48,7 @@ impl Halfband {
     fn planes(&mut self, n: usize) -> (&mut [f32], &mut [f32]) {
         let t = self.coeffs.len();
         let (h_second, h_first) = (t - 1, t / 2 - 1);
-        (
-            &mut self.first[h_first..h_first + n],
-            &mut self.second[h_second..h_second + n],
-        )
+        (&mut self.first[h_first..h_first + n], &mut self.second[h_second..h_second + n])
     }
 
     /// Decimate `2 · out.len()` samples of `input` (oldest first) into `out`.
@@ -92,8 +87,7 @@ impl Halfband {
 /// into a run of consecutive outputs); with AVX2 + FMA, chosen at run time.
 pub(super) fn fir(c: &[f32], x: &[f32], y: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma")
-    {
+    if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU supports the features the function is compiled for (checked above).
         unsafe { fir_avx512(c, x, y) };
         return;
@@ -180,25 +174,15 @@ impl Decimator {
     /// `passband` (fraction of the base rate; stopband `1 - passband`), as
     /// `CascadeDecimator::new`.
     pub(super) fn new(factor: usize, last_taps: usize, passband: f64) -> Self {
-        assert!(
-            matches!(factor, 2 | 4),
-            "saturation decimator factor must be 2 or 4"
-        );
+        assert!(matches!(factor, 2 | 4), "saturation decimator factor must be 2 or 4");
         let early = (factor == 4).then(|| {
             // Output rate 2x: the band to keep is passband / 2 of it.
             let edge = passband / 2.0;
             let design = FirDesign::new(2, EARLY_TAPS).with_band(edge, 1.0 - edge);
-            (
-                Halfband::new(design, 2 * MAX_CHUNK),
-                vec![0.0; 2 * MAX_CHUNK],
-            )
+            (Halfband::new(design, 2 * MAX_CHUNK), vec![0.0; 2 * MAX_CHUNK])
         });
         let design = FirDesign::new(2, last_taps).with_band(passband, 1.0 - passband);
-        Self {
-            early,
-            last: Halfband::new(design, MAX_CHUNK),
-            factor,
-        }
+        Self { early, last: Halfband::new(design, MAX_CHUNK), factor }
     }
 
     /// Delay in base-rate samples.

@@ -29,9 +29,7 @@ impl Halfband {
         let t = design.taps_per_phase;
         let sum: f64 = (0..t).map(|j| h[2 * j + 1]).sum();
         Self {
-            coeffs: (0..t)
-                .map(|i| (h[2 * (t - 1 - i) + 1] / sum) as f32)
-                .collect(),
+            coeffs: (0..t).map(|i| (h[2 * (t - 1 - i) + 1] / sum) as f32).collect(),
             input: vec![0.0; t - 1 + max_chunk],
             odd: vec![0.0; max_chunk],
         }
@@ -93,10 +91,7 @@ impl Interpolator {
     /// `passband` (fraction of the base rate; stopband `1 - passband`), as
     /// `CascadeInterpolator::new`.
     pub(super) fn new(factor: usize, first_taps: usize, passband: f64) -> Self {
-        assert!(
-            matches!(factor, 2 | 4),
-            "saturation interpolator factor must be 2 or 4"
-        );
+        assert!(matches!(factor, 2 | 4), "saturation interpolator factor must be 2 or 4");
         let design = FirDesign::new(2, first_taps).with_band(passband, 1.0 - passband);
         let second = (factor == 4).then(|| {
             // Highest frequency the stage must pass, as a fraction of its input rate.
@@ -104,10 +99,7 @@ impl Interpolator {
             let design = FirDesign::new(2, LATER_TAPS).with_band(edge, 1.0 - edge);
             Halfband::new(design, 2 * MAX_CHUNK)
         });
-        Self {
-            first: Halfband::new(design, MAX_CHUNK),
-            second,
-        }
+        Self { first: Halfband::new(design, MAX_CHUNK), second }
     }
 
     /// Delay in base-rate samples.
@@ -133,12 +125,7 @@ impl Interpolator {
     /// taken in pairs of consecutive samples, `even` gets the pairs' first samples and `odd`
     /// their second (`factor / 2` of each per input sample, oldest first).
     #[inline(always)]
-    pub(super) fn process_block_planar(
-        &mut self,
-        input: &[f64],
-        even: &mut [f32],
-        odd: &mut [f32],
-    ) {
+    pub(super) fn process_block_planar(&mut self, input: &[f64], even: &mut [f32], odd: &mut [f32]) {
         let n = input.len();
         assert!(n <= MAX_CHUNK);
         for (to, &x) in self.first.chunk(n).iter_mut().zip(input) {
