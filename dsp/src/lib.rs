@@ -18,5 +18,8 @@ pub mod stage;
 pub mod stages;
 pub mod util;
 
+#[cfg(test)]
+mod test_noise;
+
 pub use chain::{Chain, ChainSettings, StageId, STAGE_COUNT};
 pub use stage::Stage;

@@ -211,6 +211,7 @@ unsafe fn interpolated_peak_avx2<const B: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_noise::TestNoise;
 
     /// The vector kernel reads what the scalar one reads, within `f32` rounding, for every
     /// group length (the masking of outputs past the chunk included).
@@ -250,13 +251,8 @@ mod tests {
     /// sample, within `f32` rounding, for every chunking.
     #[test]
     fn planar_f32_reads_the_f64_reference() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-        };
+        let mut noise = TestNoise::new(0x2545_f491_4f6c_dd1d);
+        let mut next = move || noise.uniform();
         for fs in [48_000.0, 192_000.0] {
             let factor = oversampling_factor(fs);
             let h = FirDesign::new(factor, TAPS_PER_PHASE).with_band(PASSBAND, STOPBAND).prototype();

@@ -415,6 +415,7 @@ impl PeakEstimator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_noise::TestNoise;
 
     /// The vector search and fits give the scalar ones to the bit, on values with ties,
     /// zeros and both signs, for every factor and chunk length.
@@ -424,14 +425,9 @@ mod tests {
         if !std::arch::is_x86_feature_detected!("avx2") {
             return;
         }
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            // Coarse values so that ties and zeros occur.
-            ((state >> 40) % 9) as f64 / 4.0 - 1.0
-        };
+        let mut noise = TestNoise::new(0x9e37_79b9_7f4a_7c15);
+        // Coarse values so that ties and zeros occur.
+        let mut next = move || ((noise.next_bits() >> 40) % 9) as f64 / 4.0 - 1.0;
         for factor in [4, 8, 16] {
             let mut est = PeakEstimator::new(factor, 96, 0.48);
             for n in [1, 3, 4, 37, 64] {
@@ -468,14 +464,11 @@ mod tests {
     /// floor, on programme-like noise of varying level.
     #[test]
     fn a_floor_changes_only_estimates_under_it() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut noise = TestNoise::new(0x2545_f491_4f6c_dd1d);
         let mut lp = 0.0;
         let x: Vec<f64> = (0..20000)
             .map(|n| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                let white = (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+                let white = noise.uniform();
                 lp += 0.5 * (white - lp);
                 lp * (0.2 + (-((n % 3000) as f64) / 700.0).exp())
             })
@@ -514,13 +507,8 @@ mod tests {
     /// random triples (including the worst shapes: neighbours at either end of their range).
     #[test]
     fn fits_stay_within_their_gain_bounds() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-        };
+        let mut noise = TestNoise::new(0x2545_f491_4f6c_dd1d);
+        let mut next = move || noise.uniform();
         for factor in [4, 8, 16] {
             let est = PeakEstimator::new(factor, 128, 0.485);
             let cos_min = (PI / factor as f64).cos();

@@ -232,6 +232,7 @@ impl Decimator {
 mod tests {
     use super::*;
     use crate::filters::oversampling::CascadeDecimator;
+    use crate::test_noise::TestNoise;
 
     /// Same latency and, within `f32` rounding, the same output as the `f64` cascade, over
     /// chunks of awkward lengths.
@@ -241,17 +242,10 @@ mod tests {
             let mut ours = Decimator::new(factor, 48, 0.45);
             let mut reference = CascadeDecimator::new(factor, 48, 0.45);
             assert_eq!(ours.latency(), reference.latency());
-            let mut state = 0x1234_5678_9abc_def1u64;
+            let mut noise = TestNoise::new(0x1234_5678_9abc_def1);
             let mut worst = 0.0f64;
             for len in [64, 1, 17, 64, 33, 64, 64, 5, 16, 64] {
-                let input: Vec<f64> = (0..factor * len)
-                    .map(|_| {
-                        state ^= state << 13;
-                        state ^= state >> 7;
-                        state ^= state << 17;
-                        (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-                    })
-                    .collect();
+                let input: Vec<f64> = (0..factor * len).map(|_| noise.uniform()).collect();
                 let input32: Vec<f32> = input.iter().map(|&v| v as f32).collect();
                 let mut y = vec![0.0f32; len];
                 let mut y_ref = vec![0.0f64; len];

@@ -145,6 +145,7 @@ impl Interpolator {
 mod tests {
     use super::*;
     use crate::filters::oversampling::CascadeInterpolator;
+    use crate::test_noise::TestNoise;
 
     /// Same latency and, within `f32` rounding, the same output as the `f64` cascade, over
     /// chunks of awkward lengths.
@@ -154,17 +155,10 @@ mod tests {
             let mut ours = Interpolator::new(factor, 48, 0.45);
             let mut reference = CascadeInterpolator::<f64>::new(factor, 48, 0.45);
             assert_eq!(ours.latency(), reference.latency());
-            let mut state = 0x0fed_cba9_8765_4321u64;
+            let mut noise = TestNoise::new(0x0fed_cba9_8765_4321);
             let mut worst = 0.0f64;
             for len in [64, 1, 17, 64, 33, 64, 64, 5, 16, 64] {
-                let input: Vec<f64> = (0..len)
-                    .map(|_| {
-                        state ^= state << 13;
-                        state ^= state >> 7;
-                        state ^= state << 17;
-                        (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-                    })
-                    .collect();
+                let input: Vec<f64> = (0..len).map(|_| noise.uniform()).collect();
                 let mut y = vec![0.0f32; factor * len];
                 let mut y_ref = vec![0.0f64; factor * len];
                 let mut even = vec![0.0f32; factor / 2 * len];
