@@ -33,3 +33,37 @@ pub trait Stage {
     /// Process one block in place. `left.len() == right.len() <= max_block`.
     fn process(&mut self, left: &mut [f64], right: &mut [f64]);
 }
+
+/// Writes [`Stage::process`] for `$ty` as its method `$body(&mut self, &mut [f64], &mut [f64])`
+/// compiled three times: for AVX-512, for AVX2 and for the baseline, the CPU's best chosen at
+/// run time (the same arithmetic, wider registers: the build itself targets baseline x86-64).
+/// Used inside `impl Stage for $ty`.
+macro_rules! process_with_simd {
+    ($ty:ty, $body:ident) => {
+        fn process(&mut self, left: &mut [f64], right: &mut [f64]) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx2")]
+                unsafe fn avx512(stage: &mut $ty, left: &mut [f64], right: &mut [f64]) {
+                    stage.$body(left, right);
+                }
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx2(stage: &mut $ty, left: &mut [f64], right: &mut [f64]) {
+                    stage.$body(left, right);
+                }
+                if std::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has AVX-512F (checked just above).
+                    unsafe { avx512(self, left, right) };
+                    return;
+                }
+                if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2 (checked just above).
+                    unsafe { avx2(self, left, right) };
+                    return;
+                }
+            }
+            self.$body(left, right);
+        }
+    };
+}
+pub(crate) use process_with_simd;

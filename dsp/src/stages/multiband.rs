@@ -338,38 +338,12 @@ impl Stage for Multiband {
         }
     }
 
-    fn process(&mut self, left: &mut [f64], right: &mut [f64]) {
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F (checked just above).
-            unsafe { self.process_avx512(left, right) };
-            return;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2 (checked just above).
-            unsafe { self.process_avx2(left, right) };
-            return;
-        }
-        self.process_impl(left, right);
-    }
+    crate::stage::process_with_simd!(Multiband, process_impl);
 }
 
 impl Multiband {
-    /// [`Stage::process`] compiled for AVX2 (the same arithmetic, wider registers).
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn process_avx2(&mut self, left: &mut [f64], right: &mut [f64]) {
-        self.process_impl(left, right);
-    }
-
-    /// [`Stage::process`] compiled for AVX-512 (the same arithmetic, wider registers).
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx2")]
-    unsafe fn process_avx512(&mut self, left: &mut [f64], right: &mut [f64]) {
-        self.process_impl(left, right);
-    }
-
+    /// The body of [`Stage::process`], compiled once per instruction set
+    /// ([`process_with_simd`](crate::stage::process_with_simd)).
     #[inline(always)]
     fn process_impl(&mut self, left: &mut [f64], right: &mut [f64]) {
         let n = left.len().min(right.len()).min(self.input.len());
