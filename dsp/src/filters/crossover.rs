@@ -14,15 +14,15 @@
 //! splits, so each of them passes through an allpass at every later split point instead:
 //! every band then carries the same phase and the bands at unity sum to a flat allpass.
 //!
-//! [`Lr8Split`] is the 48 dB/oct variant (Butterworth-4 squared, same allpass trick) for
-//! uses that need a steeper split than the multiband crossover, such as mono bass.
+//! [`Lr8MidSide`] (file `crossover/lr8.rs`) is the 48 dB/oct variant (Butterworth-4 squared)
+//! as mono bass uses it: the side's high band and the mid's allpass.
 //!
 //! Every filter here works on `N` lanes at once (stereo `[l, r]`, or `[mid, side]`) with
 //! shared coefficients.
 //!
 //! **Block form.** Run sample by sample, every SVF is a serial recursion (about 18 cycles of
 //! latency per sample) and the cascade of a split chains several of them within each sample.
-//! [`Crossover::process`] and [`Lr8Split::process`] therefore advance [`BLOCK`] samples at a
+//! [`Crossover::process`] and [`Lr8MidSide::process`] therefore advance [`BLOCK`] samples at a
 //! time in state-space form ([`Block4`]): the outputs of the block and the state after it are
 //! fixed linear maps of the state before it and the block's inputs. The maps are derived by
 //! running the sample-by-sample reference ticks on unit states and unit impulses, and the
@@ -39,6 +39,9 @@
 //! last pass writes it in frames. The AVX2 and per-sample kernels stay for other CPUs; tests
 //! hold every kernel to the per-sample definition and the AVX-512 one to the AVX2 one
 //! (1e-12).
+
+mod lr8;
+pub use lr8::{Lr8MidSide, Lr8MidSideCoefs};
 
 /// `k = 1/Q` of a Butterworth second-order section: two of them in series make the LR4.
 const BUTTERWORTH_K: f64 = std::f64::consts::SQRT_2;
@@ -306,22 +309,22 @@ mod wide {
         xs: [[__m512d; 2]; BLOCK],
     }
 
-    /// `[a | a]`.
+    /// `[a | b]`.
     #[inline(always)]
-    unsafe fn dup(a: [f64; 4]) -> __m512d {
-        _mm512_setr_pd(a[0], a[1], a[2], a[3], a[0], a[1], a[2], a[3])
+    unsafe fn halves(a: [f64; 4], b: [f64; 4]) -> __m512d {
+        _mm512_setr_pd(a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3])
     }
 
-    /// Element `4v..4v+4` of `row`, zero past its end, duplicated.
+    /// Element `4v..4v+4` of `row`, zero past its end.
     #[inline(always)]
-    unsafe fn dup_part(row: &[f64], v: usize) -> __m512d {
+    fn part(row: &[f64], v: usize) -> [f64; 4] {
         let mut a = [0.0; 4];
         for q in 0..4 {
             if let Some(&e) = row.get(4 * v + q) {
                 a[q] = e;
             }
         }
-        dup(a)
+        a
     }
 
     /// Element `k % 4` of each half broadcast across that half.
@@ -351,26 +354,32 @@ mod wide {
     /// The same for a block-planar block (`[l0..l3 r0..r3]` at `p`).
     #[inline(always)]
     pub(super) unsafe fn inputs_planar(p: *const f64) -> [__m512d; BLOCK] {
-        let v = _mm512_loadu_pd(p);
+        inputs_of(_mm512_loadu_pd(p))
+    }
+
+    /// The same for a block-planar block in a register.
+    #[inline(always)]
+    pub(super) unsafe fn inputs_of(v: __m512d) -> [__m512d; BLOCK] {
         [bcast(v, 0), bcast(v, 1), bcast(v, 2), bcast(v, 3)]
     }
 
-    /// Load 8 values at `p`.
+    /// `[4 values at a | 4 values at b]`.
     #[inline(always)]
-    pub(super) unsafe fn load(p: *const f64) -> __m512d {
-        _mm512_loadu_pd(p)
+    pub(super) unsafe fn load_halves(a: *const f64, b: *const f64) -> __m512d {
+        _mm512_insertf64x4::<1>(_mm512_castpd256_pd512(_mm256_loadu_pd(a)), _mm256_loadu_pd(b))
+    }
+
+    /// The low half of `v` to 4 values at `a`, the high half to 4 values at `b`.
+    #[inline(always)]
+    pub(super) unsafe fn store_halves(a: *mut f64, b: *mut f64, v: __m512d) {
+        _mm256_storeu_pd(a, _mm512_castpd512_pd256(v));
+        _mm256_storeu_pd(b, _mm512_extractf64x4_pd::<1>(v));
     }
 
     /// Store 8 values at `p`.
     #[inline(always)]
     pub(super) unsafe fn store(p: *mut f64, v: __m512d) {
         _mm512_storeu_pd(p, v);
-    }
-
-    /// `a - b` put from block-planar order into frames (`[l0 r0 l1 r1 …]`).
-    #[inline(always)]
-    pub(super) unsafe fn sub_to_frames(a: __m512d, b: __m512d) -> __m512d {
-        _mm512_permutexvar_pd(_mm512_setr_epi64(0, 4, 1, 5, 2, 6, 3, 7), _mm512_sub_pd(a, b))
     }
 
     /// `v` put from block-planar order into frames when `frames`, else `v`.
@@ -459,25 +468,32 @@ mod wide {
     }
 
     impl<const S: usize, const M: usize> Wide<S, M> {
+        /// The same system `b` on both lanes.
         #[inline(always)]
         pub(super) unsafe fn new(b: &Block4<S, M>) -> Self {
+            Self::pair(b, b)
+        }
+
+        /// System `a` on lane 0 and `b` on lane 1.
+        #[inline(always)]
+        pub(super) unsafe fn pair(a: &Block4<S, M>, b: &Block4<S, M>) -> Self {
             assert!(S <= MAX_STATES);
             let z = _mm512_setzero_pd();
             let mut w = Self { so: [[z; S]; M], xo: [[z; BLOCK]; M], ss: [[z; 2]; S], xs: [[z; 2]; BLOCK] };
             for m in 0..M {
                 for i in 0..S {
-                    w.so[m][i] = dup(b.so[m][i]);
+                    w.so[m][i] = halves(a.so[m][i], b.so[m][i]);
                 }
                 for j in 0..BLOCK {
-                    w.xo[m][j] = dup(b.xo[m][j]);
+                    w.xo[m][j] = halves(a.xo[m][j], b.xo[m][j]);
                 }
             }
             for v in 0..2 {
                 for k in 0..S {
-                    w.ss[k][v] = dup_part(&b.ss[k], v);
+                    w.ss[k][v] = halves(part(&a.ss[k], v), part(&b.ss[k], v));
                 }
                 for j in 0..BLOCK {
-                    w.xs[j][v] = dup_part(&b.xs[j], v);
+                    w.xs[j][v] = halves(part(&a.xs[j], v), part(&b.xs[j], v));
                 }
             }
             w
@@ -668,433 +684,6 @@ impl<const N: usize> LrSplit<N> {
             high[i] = x[i] - 2.0 * c.k * bp1[i] - low[i];
         }
         (low, high)
-    }
-}
-
-/// Dampings of the two sections of a 4th-order Butterworth: `2 cos(pi/8)`, `2 cos(3 pi/8)`.
-pub const BUTTERWORTH4_K: [f64; 2] = [1.847_759_065_022_573_5, 0.765_366_864_730_179_8];
-
-/// Coefficients of a Linkwitz-Riley 48 dB/oct split: its two Butterworth-4 sections, and the
-/// block forms of the split's two halves (see [`Lr8Split::process`]).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Lr8Coefs {
-    pub sections: [SvfCoefs; 2],
-    /// First Butterworth-4 low-pass and the allpass (states `lp1[0]`, `lp1[1]`, `ap2`;
-    /// outputs: the low-pass, the allpass).
-    front: Block4<6, 2>,
-    /// Second Butterworth-4 low-pass (states `lp2[0]`, `lp2[1]`; output: the LR8 low band).
-    back: Block4<4, 1>,
-}
-
-impl Default for Lr8Coefs {
-    fn default() -> Self {
-        Self::new(1000.0, 48000.0)
-    }
-}
-
-impl Lr8Coefs {
-    pub fn new(freq_hz: f64, sample_rate: f64) -> Self {
-        let sections = BUTTERWORTH4_K.map(|k| SvfCoefs::with_damping(freq_hz, sample_rate, k));
-        let [c1, c2] = &sections;
-        let front = Block4::from_tick(|s, x| {
-            let mut f = Lr8Split::<1>::default();
-            f.lp1[0] = Svf { ic1: [s[0]], ic2: [s[1]] };
-            f.lp1[1] = Svf { ic1: [s[2]], ic2: [s[3]] };
-            f.ap2 = Svf { ic1: [s[4]], ic2: [s[5]] };
-            let (lp, ap) = f.front(c1, c2, [x]);
-            *s = [f.lp1[0].ic1[0], f.lp1[0].ic2[0], f.lp1[1].ic1[0], f.lp1[1].ic2[0], f.ap2.ic1[0], f.ap2.ic2[0]];
-            [lp[0], ap[0]]
-        });
-        let back = Block4::from_tick(|s, x| {
-            let mut f = Lr8Split::<1>::default();
-            f.lp2[0] = Svf { ic1: [s[0]], ic2: [s[1]] };
-            f.lp2[1] = Svf { ic1: [s[2]], ic2: [s[3]] };
-            let low = f.back(c1, c2, [x]);
-            *s = [f.lp2[0].ic1[0], f.lp2[0].ic2[0], f.lp2[1].ic1[0], f.lp2[1].ic2[0]];
-            [low[0]]
-        });
-        Self { sections, front, back }
-    }
-}
-
-/// A Linkwitz-Riley 48 dB/oct split: low = (Butterworth-4 low-pass)², and high = allpass -
-/// low with the allpass `B(-s)/B(s)` of the Butterworth-4 (that is what LR8 low + high sums
-/// to, since `B(s) B(-s) = 1 + s^8`). Five SVF ticks per sample.
-#[derive(Debug, Clone, Copy)]
-pub struct Lr8Split<const N: usize> {
-    /// First Butterworth-4 low-pass (its first section also feeds the allpass).
-    lp1: [Svf<N>; 2],
-    /// Second section of the allpass.
-    ap2: Svf<N>,
-    /// Second Butterworth-4 low-pass.
-    lp2: [Svf<N>; 2],
-}
-
-impl<const N: usize> Default for Lr8Split<N> {
-    fn default() -> Self {
-        Self { lp1: Default::default(), ap2: Svf::default(), lp2: Default::default() }
-    }
-}
-
-impl<const N: usize> Lr8Split<N> {
-    pub fn reset(&mut self) {
-        *self = Self::default();
-    }
-
-    /// The first half of a sample: the first Butterworth-4 low-pass and the allpass.
-    #[inline(always)]
-    fn front(&mut self, c1: &SvfCoefs, c2: &SvfCoefs, x: [f64; N]) -> ([f64; N], [f64; N]) {
-        let (lp_a, bp_a) = self.lp1[0].tick(c1, x);
-        let (lp_b, _) = self.lp1[1].tick(c2, lp_a);
-        let mut ap1 = [0.0; N];
-        for i in 0..N {
-            ap1[i] = x[i] - 2.0 * c1.k * bp_a[i];
-        }
-        let (_, bp_ap) = self.ap2.tick(c2, ap1);
-        let mut ap = [0.0; N];
-        for i in 0..N {
-            ap[i] = ap1[i] - 2.0 * c2.k * bp_ap[i];
-        }
-        (lp_b, ap)
-    }
-
-    /// The second half of a sample: the second Butterworth-4 low-pass.
-    #[inline(always)]
-    fn back(&mut self, c1: &SvfCoefs, c2: &SvfCoefs, lp_b: [f64; N]) -> [f64; N] {
-        let (lp_c, _) = self.lp2[0].tick(c1, lp_b);
-        self.lp2[1].tick(c2, lp_c).0
-    }
-
-    /// One sample: returns `(low, high)`, with `low + high` the split's allpass.
-    #[inline(always)]
-    pub fn tick(&mut self, c: &Lr8Coefs, x: [f64; N]) -> ([f64; N], [f64; N]) {
-        let [c1, c2] = &c.sections;
-        let (lp_b, ap) = self.front(c1, c2, x);
-        let low = self.back(c1, c2, lp_b);
-        let mut high = [0.0; N];
-        for i in 0..N {
-            high[i] = ap[i] - low[i];
-        }
-        (low, high)
-    }
-
-    /// For each lane, the split's high band where `high_lane` is set and its allpass
-    /// (`low + high`) elsewhere, into `out`; `scratch` (as long as `input`) is working space.
-    /// The second Butterworth-4 low-pass only runs for the high lanes (the others' state of it
-    /// is left as it is: their allpass does not depend on it).
-    pub fn process_allpass_or_high(
-        &mut self,
-        c: &Lr8Coefs,
-        input: &[[f64; N]],
-        out: &mut [[f64; N]],
-        scratch: &mut [[f64; N]],
-        high_lane: [bool; N],
-    ) {
-        self.process_allpass_or_high_with(c, input, out, scratch, high_lane, Kernel::best(N));
-    }
-
-    fn process_allpass_or_high_with(
-        &mut self,
-        c: &Lr8Coefs,
-        input: &[[f64; N]],
-        out: &mut [[f64; N]],
-        scratch: &mut [[f64; N]],
-        high_lane: [bool; N],
-        kernel: Kernel,
-    ) {
-        let n = input.len();
-        let blocks = match kernel {
-            Kernel::Avx2Fma | Kernel::Avx512 if cfg!(target_arch = "x86_64") => n / BLOCK * BLOCK,
-            _ => 0,
-        };
-        #[cfg(target_arch = "x86_64")]
-        if blocks > 0 {
-            let (input, out, scratch) = (&input[..blocks], &mut out[..blocks], &mut scratch[..blocks]);
-            if kernel == Kernel::Avx512 {
-                // SAFETY: `Avx512` is only chosen for two lanes when the CPU has AVX-512F,
-                // AVX2 and FMA.
-                unsafe { self.blocks_select_avx512(c, input, out, scratch, high_lane) };
-            } else {
-                // SAFETY: `blocks > 0` only with `Avx2Fma`, chosen when the CPU has AVX2 and FMA.
-                unsafe { self.blocks_select_avx2(c, input, out, scratch, high_lane) };
-            }
-        }
-        let [c1, c2] = &c.sections;
-        for i in blocks..n {
-            let (lp_b, ap) = self.front(c1, c2, input[i]);
-            let low = self.back(c1, c2, lp_b);
-            out[i] = std::array::from_fn(|lane| if high_lane[lane] { ap[lane] - low[lane] } else { ap[lane] });
-        }
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn blocks_select_avx2(
-        &mut self,
-        c: &Lr8Coefs,
-        input: &[[f64; N]],
-        out: &mut [[f64; N]],
-        scratch: &mut [[f64; N]],
-        high_lane: [bool; N],
-    ) {
-        self.front_blocks::<true>(c, input, scratch, out);
-        self.back_select::<true>(c, out, scratch, high_lane);
-    }
-
-    /// [`Lr8Split::blocks_select_avx2`] with the front half of both lanes (`N` must be 2) in
-    /// AVX-512 registers, and the back half too when both lanes want the high band.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    unsafe fn blocks_select_avx512(
-        &mut self,
-        c: &Lr8Coefs,
-        input: &[[f64; N]],
-        out: &mut [[f64; N]],
-        scratch: &mut [[f64; N]],
-        high_lane: [bool; N],
-    ) {
-        self.front_blocks_wide(c, input, scratch, out);
-        if high_lane.iter().all(|&h| h) {
-            self.back_wide(c, scratch, out, false);
-        } else {
-            self.back_select::<true>(c, out, scratch, high_lane);
-        }
-    }
-
-    /// The back half over the block-planar low-passes `scratch` of the front half for the
-    /// `high_lane`s, and `out` from block-planar allpasses to frames of the allpass or high.
-    #[inline(always)]
-    fn back_select<const F: bool>(
-        &mut self,
-        c: &Lr8Coefs,
-        out: &mut [[f64; N]],
-        scratch: &[[f64; N]],
-        high_lane: [bool; N],
-    ) {
-        let (lp, out) = (scratch.as_flattened(), out.as_flattened_mut());
-        let mut st: [[f64; 4]; N] =
-            std::array::from_fn(|i| [self.lp2[0].ic1[i], self.lp2[0].ic2[i], self.lp2[1].ic1[i], self.lp2[1].ic2[i]]);
-        for (lo, ap) in lp.chunks_exact(N * BLOCK).zip(out.chunks_exact_mut(N * BLOCK)) {
-            let mut y = [[0.0; BLOCK]; N];
-            for i in 0..N {
-                y[i] = ap[i * BLOCK..(i + 1) * BLOCK].try_into().unwrap();
-                if high_lane[i] {
-                    let x: &[f64; BLOCK] = lo[i * BLOCK..(i + 1) * BLOCK].try_into().unwrap();
-                    let [low] = c.back.step::<F>(&mut st[i], x);
-                    for t in 0..BLOCK {
-                        y[i][t] -= low[t];
-                    }
-                }
-            }
-            for (t, frame) in ap.chunks_exact_mut(N).enumerate() {
-                for i in 0..N {
-                    frame[i] = y[i][t];
-                }
-            }
-        }
-        for i in 0..N {
-            if high_lane[i] {
-                [self.lp2[0].ic1[i], self.lp2[0].ic2[i], self.lp2[1].ic1[i], self.lp2[1].ic2[i]] = st[i];
-            }
-        }
-    }
-
-    /// Split `input` into `low` and `high` (each at least as long): the same as [`Lr8Split::tick`]
-    /// sample by sample, up to rounding, but in block form (see the module docs).
-    pub fn process(&mut self, c: &Lr8Coefs, input: &[[f64; N]], low: &mut [[f64; N]], high: &mut [[f64; N]]) {
-        self.process_with(c, input, low, high, Kernel::best(N));
-    }
-
-    fn process_with(
-        &mut self,
-        c: &Lr8Coefs,
-        input: &[[f64; N]],
-        low: &mut [[f64; N]],
-        high: &mut [[f64; N]],
-        kernel: Kernel,
-    ) {
-        let n = input.len();
-        let blocks = if kernel == Kernel::Reference { 0 } else { n / BLOCK * BLOCK };
-        match kernel {
-            Kernel::Reference | Kernel::Portable => {
-                self.blocks::<false>(c, &input[..blocks], &mut low[..blocks], &mut high[..blocks])
-            }
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Avx2Fma` is only chosen when the CPU has AVX2 and FMA.
-            Kernel::Avx2Fma => unsafe {
-                self.blocks_avx2(c, &input[..blocks], &mut low[..blocks], &mut high[..blocks])
-            },
-            #[cfg(not(target_arch = "x86_64"))]
-            Kernel::Avx2Fma => self.blocks::<false>(c, &input[..blocks], &mut low[..blocks], &mut high[..blocks]),
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Avx512` is only chosen for two lanes when the CPU has AVX-512F, AVX2
-            // and FMA.
-            Kernel::Avx512 => unsafe {
-                self.blocks_avx512(c, &input[..blocks], &mut low[..blocks], &mut high[..blocks])
-            },
-            #[cfg(not(target_arch = "x86_64"))]
-            Kernel::Avx512 => self.blocks::<false>(c, &input[..blocks], &mut low[..blocks], &mut high[..blocks]),
-        }
-        for i in blocks..n {
-            (low[i], high[i]) = self.tick(c, input[i]);
-        }
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn blocks_avx2(&mut self, c: &Lr8Coefs, input: &[[f64; N]], low: &mut [[f64; N]], high: &mut [[f64; N]]) {
-        self.blocks::<true>(c, input, low, high);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    unsafe fn blocks_avx512(&mut self, c: &Lr8Coefs, input: &[[f64; N]], low: &mut [[f64; N]], high: &mut [[f64; N]]) {
-        if input.is_empty() {
-            return;
-        }
-        self.front_blocks_wide(c, input, low, high);
-        self.back_wide(c, low, high, true);
-    }
-
-    /// [`Lr8Split::front_blocks`] with both lanes (`N` must be 2) in AVX-512 registers.
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    unsafe fn front_blocks_wide(&mut self, c: &Lr8Coefs, input: &[[f64; N]], lp: &mut [[f64; N]], ap: &mut [[f64; N]]) {
-        assert!(N == 2);
-        const W: usize = 2 * BLOCK;
-        let (input, low, high) = (input.as_flattened(), lp.as_flattened_mut(), ap.as_flattened_mut());
-        let mut st6: [[f64; 6]; 2] = std::array::from_fn(|i| {
-            [
-                self.lp1[0].ic1[i],
-                self.lp1[0].ic2[i],
-                self.lp1[1].ic1[i],
-                self.lp1[1].ic2[i],
-                self.ap2.ic1[i],
-                self.ap2.ic2[i],
-            ]
-        });
-        let sys = wide::Wide::new(&c.front);
-        let mut st = wide::load_state(&st6);
-        for ((frames, lo), hi) in input.chunks_exact(W).zip(low.chunks_exact_mut(W)).zip(high.chunks_exact_mut(W)) {
-            let [l, a] = sys.step(&mut st, &wide::inputs_interleaved(frames.as_ptr()));
-            wide::store(lo.as_mut_ptr(), l);
-            wide::store(hi.as_mut_ptr(), a);
-        }
-        wide::store_state(&st, &mut st6);
-        for i in 0..2 {
-            [
-                self.lp1[0].ic1[i],
-                self.lp1[0].ic2[i],
-                self.lp1[1].ic1[i],
-                self.lp1[1].ic2[i],
-                self.ap2.ic1[i],
-                self.ap2.ic2[i],
-            ] = st6[i];
-        }
-    }
-
-    /// The back half of both lanes (`N` must be 2) in AVX-512 registers over the
-    /// block-planar low-passes `lp` of the front half; the block-planar allpasses `ap`
-    /// become the high band in frames, and with `write_low` `lp` becomes the low band in
-    /// frames (otherwise it is left as it is).
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    unsafe fn back_wide(&mut self, c: &Lr8Coefs, lp: &mut [[f64; N]], ap: &mut [[f64; N]], write_low: bool) {
-        assert!(N == 2);
-        const W: usize = 2 * BLOCK;
-        let (low, high) = (lp.as_flattened_mut(), ap.as_flattened_mut());
-        let mut st4: [[f64; 4]; 2] =
-            std::array::from_fn(|i| [self.lp2[0].ic1[i], self.lp2[0].ic2[i], self.lp2[1].ic1[i], self.lp2[1].ic2[i]]);
-        let sys = wide::Wide::new(&c.back);
-        let mut st = wide::load_state(&st4);
-        for (lo, hi) in low.chunks_exact_mut(W).zip(high.chunks_exact_mut(W)) {
-            let [l] = sys.step(&mut st, &wide::inputs_planar(lo.as_ptr()));
-            wide::store(hi.as_mut_ptr(), wide::sub_to_frames(wide::load(hi.as_ptr()), l));
-            if write_low {
-                wide::store(lo.as_mut_ptr(), wide::to_frames(l));
-            }
-        }
-        wide::store_state(&st, &mut st4);
-        for i in 0..2 {
-            [self.lp2[0].ic1[i], self.lp2[0].ic2[i], self.lp2[1].ic1[i], self.lp2[1].ic2[i]] = st4[i];
-        }
-    }
-
-    /// The front half over whole blocks: its low-pass into `lp` and its allpass into `ap`,
-    /// both block-planar (`[lane][time]` per block).
-    #[inline(always)]
-    fn front_blocks<const F: bool>(
-        &mut self,
-        c: &Lr8Coefs,
-        input: &[[f64; N]],
-        lp: &mut [[f64; N]],
-        ap: &mut [[f64; N]],
-    ) {
-        let (input, low, high) = (input.as_flattened(), lp.as_flattened_mut(), ap.as_flattened_mut());
-        let mut st: [[f64; 6]; N] = std::array::from_fn(|i| {
-            [
-                self.lp1[0].ic1[i],
-                self.lp1[0].ic2[i],
-                self.lp1[1].ic1[i],
-                self.lp1[1].ic2[i],
-                self.ap2.ic1[i],
-                self.ap2.ic2[i],
-            ]
-        });
-        for ((frames, lo), hi) in
-            input.chunks_exact(N * BLOCK).zip(low.chunks_exact_mut(N * BLOCK)).zip(high.chunks_exact_mut(N * BLOCK))
-        {
-            for i in 0..N {
-                let x: [f64; BLOCK] = std::array::from_fn(|t| frames[t * N + i]);
-                let [lp, ap] = c.front.step::<F>(&mut st[i], &x);
-                lo[i * BLOCK..(i + 1) * BLOCK].copy_from_slice(&lp);
-                hi[i * BLOCK..(i + 1) * BLOCK].copy_from_slice(&ap);
-            }
-        }
-        for i in 0..N {
-            [
-                self.lp1[0].ic1[i],
-                self.lp1[0].ic2[i],
-                self.lp1[1].ic1[i],
-                self.lp1[1].ic2[i],
-                self.ap2.ic1[i],
-                self.ap2.ic2[i],
-            ] = st[i];
-        }
-    }
-
-    /// Whole blocks, in two passes (each with its own short recursion): the front half into
-    /// `low` (its low-pass) and `high` (its allpass) in block-planar layout, then the back
-    /// half in place on `low`, and finally `high = allpass - low` and both back into frames.
-    #[inline(always)]
-    fn blocks<const F: bool>(&mut self, c: &Lr8Coefs, input: &[[f64; N]], low: &mut [[f64; N]], high: &mut [[f64; N]]) {
-        if input.is_empty() {
-            return;
-        }
-        self.front_blocks::<F>(c, input, low, high);
-        let (low, high) = (low.as_flattened_mut(), high.as_flattened_mut());
-        let mut st: [[f64; 4]; N] =
-            std::array::from_fn(|i| [self.lp2[0].ic1[i], self.lp2[0].ic2[i], self.lp2[1].ic1[i], self.lp2[1].ic2[i]]);
-        for (lo, hi) in low.chunks_exact_mut(N * BLOCK).zip(high.chunks_exact_mut(N * BLOCK)) {
-            let mut l = [[0.0; BLOCK]; N];
-            let mut h = [[0.0; BLOCK]; N];
-            for i in 0..N {
-                let lp: &[f64; BLOCK] = lo[i * BLOCK..(i + 1) * BLOCK].try_into().unwrap();
-                [l[i]] = c.back.step::<F>(&mut st[i], lp);
-                for t in 0..BLOCK {
-                    h[i][t] = hi[i * BLOCK + t] - l[i][t];
-                }
-            }
-            for t in 0..BLOCK {
-                for i in 0..N {
-                    lo[t * N + i] = l[i][t];
-                    hi[t * N + i] = h[i][t];
-                }
-            }
-        }
-        for i in 0..N {
-            [self.lp2[0].ic1[i], self.lp2[0].ic2[i], self.lp2[1].ic1[i], self.lp2[1].ic2[i]] = st[i];
-        }
     }
 }
 
@@ -1572,74 +1161,8 @@ mod tests {
         }
     }
 
-    /// The LR8 block forms equal the sample-by-sample definition within 1e-12 over odd block
-    /// lengths and a moving frequency.
-    #[test]
-    fn lr8_block_forms_match_the_reference() {
-        for kernel in kernels() {
-            for fs in [44100.0, 96000.0] {
-                let mut a = Lr8Split::<2>::default();
-                let mut b = a;
-                let input = noise(6000, 3);
-                let mut pos = 0;
-                let (mut la, mut ha, mut lb, mut hb) =
-                    (vec![[0.0; 2]; 700], vec![[0.0; 2]; 700], vec![[0.0; 2]; 700], vec![[0.0; 2]; 700]);
-                for (k, &len) in [513, 1, 2, 3, 700, 64, 5, 511, 4, 700].iter().cycle().enumerate() {
-                    if pos + len > input.len() {
-                        break;
-                    }
-                    let c = Lr8Coefs::new(52.0 * (1.0 + k as f64 * 0.1), fs);
-                    let x = &input[pos..pos + len];
-                    a.process_with(&c, x, &mut la, &mut ha, Kernel::Reference);
-                    b.process_with(&c, x, &mut lb, &mut hb, kernel);
-                    for i in 0..len {
-                        for ch in 0..2 {
-                            let d = (la[i][ch] - lb[i][ch]).abs().max((ha[i][ch] - hb[i][ch]).abs());
-                            assert!(d < 1e-12, "{kernel:?} fs {fs}: {d}");
-                        }
-                    }
-                    pos += len;
-                }
-            }
-        }
-    }
-
-    /// The allpass-or-high form equals `low + high` / `high` of the definition within 1e-12,
-    /// with every kernel and every choice of high lanes.
-    #[test]
-    fn lr8_allpass_or_high_matches_the_reference() {
-        let mut kernels = kernels();
-        kernels.push(Kernel::Reference);
-        for kernel in kernels {
-            for high_lane in [[false, true], [true, true], [false, false], [true, false]] {
-                let mut a = Lr8Split::<2>::default();
-                let mut b = a;
-                let input = noise(6000, 5);
-                let (mut out, mut scratch) = (vec![[0.0; 2]; 700], vec![[0.0; 2]; 700]);
-                let mut pos = 0;
-                for (k, &len) in [513, 1, 2, 3, 700, 64, 5, 511, 4, 700].iter().cycle().enumerate() {
-                    if pos + len > input.len() {
-                        break;
-                    }
-                    let c = Lr8Coefs::new(52.0 * (1.0 + k as f64 * 0.1), 48000.0);
-                    let x = &input[pos..pos + len];
-                    b.process_allpass_or_high_with(&c, x, &mut out, &mut scratch, high_lane, kernel);
-                    for i in 0..len {
-                        let (lo, hi) = a.tick(&c, x[i]);
-                        for ch in 0..2 {
-                            let want = if high_lane[ch] { hi[ch] } else { lo[ch] + hi[ch] };
-                            let d = (want - out[i][ch]).abs();
-                            assert!(d < 1e-12, "{kernel:?} {high_lane:?}: {d}");
-                        }
-                    }
-                    pos += len;
-                }
-            }
-        }
-    }
-
-    /// The AVX-512 kernel equals the AVX2 one within 1e-12 (crossover of every band count,
-    /// LR8 split), where the CPU has both.
+    /// The AVX-512 kernel equals the AVX2 one within 1e-12 (crossover of every band count),
+    /// where the CPU has both.
     #[test]
     fn avx512_kernel_matches_avx2() {
         if !has_avx512() {
@@ -1663,18 +1186,6 @@ mod tests {
                         assert!((ya[c] - yb[c]).abs() < 1e-12, "bands {bands} band {band}");
                     }
                 }
-            }
-        }
-        let c = Lr8Coefs::new(120.0, 48000.0);
-        let (mut a, mut b) = (Lr8Split::<2>::default(), Lr8Split::<2>::default());
-        let mut la = vec![[0.0; 2]; input.len()];
-        let (mut ha, mut lb, mut hb) = (la.clone(), la.clone(), la.clone());
-        a.process_with(&c, &input, &mut la, &mut ha, Kernel::Avx2Fma);
-        b.process_with(&c, &input, &mut lb, &mut hb, Kernel::Avx512);
-        for i in 0..input.len() {
-            for ch in 0..2 {
-                let d = (la[i][ch] - lb[i][ch]).abs().max((ha[i][ch] - hb[i][ch]).abs());
-                assert!(d < 1e-12, "{d}");
             }
         }
     }

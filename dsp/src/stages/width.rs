@@ -25,7 +25,7 @@
 //!   the bounds is narrowed too once the stage processes.
 //! - **Balance** attenuates the opposite channel: `b > 0` scales left by `1 - b`.
 
-use crate::filters::crossover::{clamp_crossover, Crossover, Lr8Coefs, Lr8Split};
+use crate::filters::crossover::{clamp_crossover, Crossover, Lr8MidSide, Lr8MidSideCoefs};
 use crate::stage::Stage;
 #[cfg(doc)]
 use crate::util::sanitize;
@@ -127,6 +127,45 @@ fn clean_sample(x: f64) -> f64 {
     }
 }
 
+/// Partial sums kept apart in the per-sample loops, so that they vectorise (one AVX-512
+/// register, two AVX2 ones).
+const LANES: usize = 8;
+
+/// Sum of the lanes, pairwise.
+#[inline(always)]
+fn lane_sum(a: [f64; LANES]) -> f64 {
+    ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]))
+}
+
+/// `[sum m², sum s², sum m s]`, in `LANES` partial sums each.
+#[inline(always)]
+fn chunk_sums(mid: &[f64], side: &[f64]) -> [f64; 3] {
+    let (mut mm, mut ss, mut ms) = ([0.0; LANES], [0.0; LANES], [0.0; LANES]);
+    let (gm, gs) = (mid.chunks_exact(LANES), side.chunks_exact(LANES));
+    for (j, (m, s)) in gm.remainder().iter().zip(gs.remainder()).enumerate() {
+        mm[j] += m * m;
+        ss[j] += s * s;
+        ms[j] += m * s;
+    }
+    for (m, s) in gm.zip(gs) {
+        for j in 0..LANES {
+            mm[j] += m[j] * m[j];
+            ss[j] += s[j] * s[j];
+            ms[j] += m[j] * s[j];
+        }
+    }
+    [lane_sum(mm), lane_sum(ss), lane_sum(ms)]
+}
+
+/// The mono-safety's side gain while the side energy exceeds `allowed`. Out of line (and cold:
+/// the safety rarely acts) so that the common path does not compute a division and a square
+/// root for nothing, which a branch-free select would.
+#[cold]
+#[inline(never)]
+fn safety_target(allowed: f64, side: f64) -> f64 {
+    (allowed / side).sqrt()
+}
+
 /// A one-pole smoother advanced by whole chunks.
 #[inline]
 fn smooth(x: f64, target: f64, coef: f64) -> f64 {
@@ -170,11 +209,17 @@ pub struct Width {
     glide_coef: f64,
     fade_step: f64,
     /// Filter paths.
-    mono_bass_coefs: Lr8Coefs,
-    mono_bass_split: Lr8Split<2>,
+    mono_bass_coefs: Lr8MidSideCoefs,
+    mono_bass_split: Lr8MidSide,
     bands: Crossover<2>,
-    /// Mid/side working buffer and the per-band buffers, `max_block` frames.
-    ms: Vec<[f64; 2]>,
+    /// Mid and side working buffers (planar, so every per-sample loop is plain vector
+    /// arithmetic), `max_block` samples.
+    mid: Vec<f64>,
+    side: Vec<f64>,
+    /// The mono-bass path's filtered mid and side while it fades in or out.
+    wet: [Vec<f64>; 2],
+    /// Mid/side frames into the per-band network, and its band outputs, `max_block` frames.
+    frames: Vec<[f64; 2]>,
     band_buf: Vec<Vec<[f64; 2]>>,
     /// Safety energy averages of output mid and would-be side.
     safety_mid: f64,
@@ -238,28 +283,29 @@ impl Width {
             let step = 1.0 - self.glide_coef.powf(n as f64 / CHUNK as f64);
             self.mono_bass_hz_now =
                 if (ratio - 1.0).abs() < 1e-6 { target_hz } else { self.mono_bass_hz_now * ratio.powf(step) };
-            self.mono_bass_coefs = Lr8Coefs::new(self.mono_bass_hz_now, self.sample_rate);
+            self.mono_bass_coefs = Lr8MidSideCoefs::new(self.mono_bass_hz_now, self.sample_rate);
         }
         let target = if self.mono_bass { 1.0 } else { 0.0 };
-        let c = self.mono_bass_coefs;
-        // The split in block form into the band buffers (free here: the per-band path, which
-        // also uses them, runs afterwards).
-        // Mid: the allpass; side: only above the split.
-        let (wet, scratch) = self.band_buf.split_at_mut(1);
-        let (wet, scratch) = (&mut wet[0][..n], &mut scratch[0][..n]);
-        self.mono_bass_split.process_allpass_or_high(&c, &self.ms[..n], wet, scratch, [false, true]);
-        let mut mix = self.mono_bass_mix;
-        if mix == 1.0 && target == 1.0 {
-            // Fully on: the wet signal as it is.
-            self.ms[..n].copy_from_slice(wet);
+        let c = &self.mono_bass_coefs;
+        let (mid, side) = (&mut self.mid[..n], &mut self.side[..n]);
+        if self.mono_bass_mix == 1.0 && target == 1.0 {
+            // Fully on: mid through the split's allpass, side only above the split, in place.
+            self.mono_bass_split.process(c, mid, side);
             return;
         }
-        for (v, &wet) in self.ms[..n].iter_mut().zip(wet.iter()) {
+        // Fading: a filtered copy, mixed with the dry signal.
+        let [wet_mid, wet_side] = &mut self.wet;
+        let (wet_mid, wet_side) = (&mut wet_mid[..n], &mut wet_side[..n]);
+        wet_mid.copy_from_slice(mid);
+        wet_side.copy_from_slice(side);
+        self.mono_bass_split.process(c, wet_mid, wet_side);
+        let mut mix = self.mono_bass_mix;
+        for i in 0..n {
             if mix != target {
                 mix = if target > mix { (mix + self.fade_step).min(1.0) } else { (mix - self.fade_step).max(0.0) };
             }
-            v[0] += mix * (wet[0] - v[0]);
-            v[1] += mix * (wet[1] - v[1]);
+            mid[i] += mix * (wet_mid[i] - mid[i]);
+            side[i] += mix * (wet_side[i] - side[i]);
         }
         self.mono_bass_mix = mix;
         if mix == 0.0 && target == 0.0 {
@@ -269,7 +315,10 @@ impl Width {
 
     /// Run the per-band width path over `ms[..n]` in place, faded by its mix.
     fn bands_path(&mut self, n: usize) {
-        self.bands.process(&self.ms[..n], &mut self.band_buf);
+        for ((f, &m), &s) in self.frames[..n].iter_mut().zip(&self.mid[..n]).zip(&self.side[..n]) {
+            *f = [m, s];
+        }
+        self.bands.process(&self.frames[..n], &mut self.band_buf);
         let coef = self.param_coef.powf(n as f64 / CHUNK as f64);
         let from = self.band_width_now;
         let to: [f64; 3] = std::array::from_fn(|b| smooth(from[b], self.band_width[b], coef));
@@ -286,9 +335,8 @@ impl Width {
             if mix != target {
                 mix = if target > mix { (mix + self.fade_step).min(1.0) } else { (mix - self.fade_step).max(0.0) };
             }
-            let v = &mut self.ms[i];
-            v[0] += mix * (wet[0] - v[0]);
-            v[1] += mix * (wet[1] - v[1]);
+            self.mid[i] += mix * (wet[0] - self.mid[i]);
+            self.side[i] += mix * (wet[1] - self.side[i]);
         }
         self.band_width_now = to;
         self.bands_mix = mix;
@@ -313,7 +361,10 @@ impl Stage for Width {
         self.fade_step = 1.0 / (PATH_FADE_MS * 0.001 * sample_rate).max(1.0);
         self.bands.prepare(sample_rate);
         self.bands.set_bands(3);
-        self.ms = vec![[0.0; 2]; max_block];
+        self.mid = vec![0.0; max_block];
+        self.side = vec![0.0; max_block];
+        self.wet = [vec![0.0; max_block], vec![0.0; max_block]];
+        self.frames = vec![[0.0; 2]; max_block];
         self.band_buf = vec![vec![[0.0; 2]; max_block]; 3];
         let s = self.settings.take().unwrap_or_default();
         self.set(&s);
@@ -328,7 +379,7 @@ impl Stage for Width {
         self.mono_bass_mix = if self.mono_bass { 1.0 } else { 0.0 };
         self.bands_mix = if self.bands_on { 1.0 } else { 0.0 };
         self.mono_bass_hz_now = self.mono_bass_split_hz;
-        self.mono_bass_coefs = Lr8Coefs::new(self.mono_bass_split_hz, self.sample_rate);
+        self.mono_bass_coefs = Lr8MidSideCoefs::new(self.mono_bass_split_hz, self.sample_rate);
         self.mono_bass_split.reset();
         self.bands.settle();
         self.bands.reset();
@@ -381,7 +432,7 @@ impl Width {
     /// ([`process_with_simd`](crate::stage::process_with_simd)).
     #[inline(always)]
     fn process_impl(&mut self, left: &mut [f64], right: &mut [f64]) {
-        let n = left.len().min(right.len()).min(self.ms.len());
+        let n = left.len().min(right.len()).min(self.mid.len());
         if self.neutral() {
             // Untouched audio; the meters still follow it.
             for (cl, cr) in left[..n].chunks(CHUNK).zip(right[..n].chunks(CHUNK)) {
@@ -396,9 +447,10 @@ impl Width {
             }
             return;
         }
-        for ((v, &l), &r) in self.ms[..n].iter_mut().zip(&left[..n]).zip(&right[..n]) {
+        for (((m, s), &l), &r) in self.mid[..n].iter_mut().zip(&mut self.side[..n]).zip(&left[..n]).zip(&right[..n]) {
             let (l, r) = (clean_sample(l), clean_sample(r));
-            *v = [0.5 * (l + r), 0.5 * (l - r)];
+            *m = 0.5 * (l + r);
+            *s = 0.5 * (l - r);
         }
         if self.mono_bass || self.mono_bass_mix > 0.0 {
             self.mono_bass_path(n);
@@ -413,28 +465,17 @@ impl Width {
             let coef = |c: f64| if len == CHUNK { c } else { partial_chunk_coef(c, frac) };
             let width_to = smooth(self.width_now, self.width, coef(self.param_coef));
             let balance_to = smooth(self.balance_now, self.balance, coef(self.param_coef));
-            let chunk = &mut self.ms[start..start + len];
-            // Energies of this chunk's output mid and would-be side (at the new width); four
-            // partial sums (lanes alternate mid, side) so the loop vectorises.
-            let flat = chunk.as_flattened();
-            let mut e = [0.0; 4];
-            let quads = flat.chunks_exact(4);
-            for (j, v) in quads.remainder().iter().enumerate() {
-                e[j] += v * v;
-            }
-            for q in quads {
-                for j in 0..4 {
-                    e[j] += q[j] * q[j];
-                }
-            }
-            let (em, mut es) = (e[0] + e[2], e[1] + e[3]);
-            es *= width_to * width_to;
+            let (mid, side) = (&self.mid[start..start + len], &self.side[start..start + len]);
+            // This chunk's sums of mid², side² and mid·side before the side gain: the safety's
+            // energies of the output mid and would-be side (at the new width), and the meters.
+            let [em, es0, ems] = chunk_sums(mid, side);
+            let es = es0 * width_to * width_to;
             let safety_to = if self.safety {
                 let w = coef(self.safety_window);
                 self.safety_mid = self.safety_mid * w + em;
                 self.safety_side = self.safety_side * w + es;
                 let allowed = self.max_side_ratio * self.safety_mid;
-                let target = if self.safety_side > allowed { (allowed / self.safety_side).sqrt() } else { 1.0 };
+                let target = if self.safety_side > allowed { safety_target(allowed, self.safety_side) } else { 1.0 };
                 let c = if target < self.safety_gain { self.safety_attack } else { self.safety_release };
                 smooth(self.safety_gain, target, coef(c))
             } else {
@@ -446,46 +487,22 @@ impl Width {
             let gains = |b: f64| [(1.0 - b).min(1.0), (1.0 + b).min(1.0)];
             let (bl_from, bl_to) = (gains(self.balance_now), gains(balance_to));
             let bl_step = [ramp_step(bl_from[0], bl_to[0], len), ramp_step(bl_from[1], bl_to[1], len)];
-            // Gains from the sample index (no serial chain between samples) and four partial
-            // meter sums, so the loop vectorises.
+            // Gains from the sample index (no serial chain between samples), so the loop
+            // vectorises.
             let (l, r) = (&mut left[start..start + len], &mut right[start..start + len]);
-            let mut acc = [[0.0; 4]; 3];
-            let mut frame = |k: usize, j: usize, acc: &mut [[f64; 4]; 3]| {
-                let t = (k + 1) as f64;
+            for (k, (((l, r), &m), &s)) in l.iter_mut().zip(r.iter_mut()).zip(mid).zip(side).enumerate() {
+                let t = (k as i32 + 1) as f64;
                 let g = g_from + t * g_step;
                 let (b0, b1) = (bl_from[0] + t * bl_step[0], bl_from[1] + t * bl_step[1]);
-                let (m, s) = (chunk[k][0], g * chunk[k][1]);
-                acc[0][j] += m * m;
-                acc[1][j] += s * s;
-                acc[2][j] += m * s;
-                l[k] = b0 * (m + s);
-                r[k] = b1 * (m - s);
-            };
-            let quads = len / 4;
-            for k in 4 * quads..len {
-                frame(k, 0, &mut acc);
+                let s = g * s;
+                *l = b0 * (m + s);
+                *r = b1 * (m - s);
             }
-            // Whole groups of four frames as four-lane arrays (the same arithmetic as
-            // `frame`), so that they fill vector registers.
-            let (l4, r4) = (&mut left[start..start + 4 * quads], &mut right[start..start + 4 * quads]);
-            for (q, ((lo, ro), v)) in
-                l4.chunks_exact_mut(4).zip(r4.chunks_exact_mut(4)).zip(chunk.chunks_exact(4)).enumerate()
-            {
-                let tq = (4 * q) as f64;
-                let t = [tq + 1.0, tq + 2.0, tq + 3.0, tq + 4.0];
-                for j in 0..4 {
-                    let g = g_from + t[j] * g_step;
-                    let (b0, b1) = (bl_from[0] + t[j] * bl_step[0], bl_from[1] + t[j] * bl_step[1]);
-                    let (m, s) = (v[j][0], g * v[j][1]);
-                    acc[0][j] += m * m;
-                    acc[1][j] += s * s;
-                    acc[2][j] += m * s;
-                    lo[j] = b0 * (m + s);
-                    ro[j] = b1 * (m - s);
-                }
-            }
-            let sum = |a: [f64; 4]| (a[0] + a[1]) + (a[2] + a[3]);
-            self.meter_chunk(sum(acc[0]), sum(acc[1]), sum(acc[2]));
+            // The meters take the chunk's mean side gain (exact while it is steady; a ramp
+            // within one chunk is off by its second order, far below what a 300 ms meter
+            // shows).
+            let g_mean = 0.5 * (g_from + g_to);
+            self.meter_chunk(em, g_mean * g_mean * es0, g_mean * ems);
             self.width_now = width_to;
             self.balance_now = balance_to;
             self.safety_gain = safety_to;
