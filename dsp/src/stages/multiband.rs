@@ -20,9 +20,13 @@ use crate::stage::Stage;
 use crate::util::sanitize;
 use crate::util::SAMPLE_LIMIT;
 use compressor::BandCompressor;
+use fast_log::{fast_exp2_lanes, fast_log2_lanes};
 
 /// The most bands the stage can run.
 pub const MAX_BANDS: usize = 4;
+
+/// Lanes of the control path's vectorised `log2` / `2^`: two per band.
+const LANES: usize = 2 * MAX_BANDS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Detector {
@@ -190,6 +194,9 @@ pub struct Multiband {
     /// Working buffers, `max_block` frames each: the (M/S-converted) input and the bands.
     input: Vec<[f64; 2]>,
     band_buf: Vec<Vec<[f64; 2]>>,
+    /// The control path's per-chunk values (levels, then their `log2`, then gains in `log2`,
+    /// then linear gains; two lanes per band), one entry per control chunk of `max_block`.
+    control: Vec<[f64; LANES]>,
 }
 
 impl Multiband {
@@ -220,13 +227,46 @@ impl Multiband {
     #[inline(always)]
     fn apply<const BANDS: usize, const MID_SIDE: bool>(&mut self, left: &mut [f64], right: &mut [f64], n: usize) {
         let chunk = self.comps[0].chunk().max(1);
-        let mut start = 0;
-        while start < n {
-            let len = chunk.min(n - start);
+        let chunks = n.div_ceil(chunk).min(self.control.len());
+        let chunk_len = |k: usize| chunk.min(n - k * chunk);
+        // The control path of every chunk of the block first, phase by phase over all chunks
+        // and bands: the detectors (in chunk order), then the `log2` of all levels, the
+        // envelopes (in chunk order: the only recursion), and `2^` of all gains. The two
+        // transcendental phases are long dependency chains per chunk but independent across
+        // chunks, so run back to back they overlap instead of stalling each chunk's output.
+        // (An idle band's detector is skipped; a band that turns idle within the block is
+        // cleared at the next block's first chunk instead of its next chunk: the same audio.)
+        for k in 0..chunks {
+            let (start, len) = (k * chunk, chunk_len(k));
+            let level = &mut self.control[k];
+            *level = [1.0; LANES];
+            for b in 0..BANDS {
+                [level[2 * b], level[2 * b + 1]] = self.comps[b].detect(&self.band_buf[b][start..start + len]);
+            }
+        }
+        for v in &mut self.control[..chunks] {
+            *v = fast_log2_lanes(*v);
+        }
+        for k in 0..chunks {
+            let level_log2 = self.control[k];
+            let mut gain_log2 = [0.0; LANES];
+            for b in 0..BANDS {
+                [gain_log2[2 * b], gain_log2[2 * b + 1]] =
+                    self.comps[b].envelope([level_log2[2 * b], level_log2[2 * b + 1]], chunk_len(k));
+            }
+            self.control[k] = gain_log2;
+        }
+        for v in &mut self.control[..chunks] {
+            *v = fast_exp2_lanes(*v);
+        }
+        for k in 0..chunks {
+            let (start, len) = (k * chunk, chunk_len(k));
+            let gain = self.control[k];
+            let inv_len = 1.0 / len as f64;
             let mut from = [[0.0; 2]; BANDS];
             let mut step = [[0.0; 2]; BANDS];
             for b in 0..BANDS {
-                (from[b], step[b]) = self.comps[b].control(&self.band_buf[b][start..start + len]);
+                (from[b], step[b]) = self.comps[b].ramp([gain[2 * b], gain[2 * b + 1]], inv_len);
             }
             let bands: [&[[f64; 2]]; BANDS] = std::array::from_fn(|b| &self.band_buf[b][start..start + len]);
             let (l, r) = (&mut left[start..start + len], &mut right[start..start + len]);
@@ -272,7 +312,6 @@ impl Multiband {
                     ro[j] = if MID_SIDE { acc[0][j] - acc[1][j] } else { acc[1][j] };
                 }
             }
-            start += len;
         }
     }
 }
@@ -289,6 +328,7 @@ impl Stage for Multiband {
         self.crossover.prepare(sample_rate);
         self.input = vec![[0.0; 2]; max_block];
         self.band_buf = vec![vec![[0.0; 2]; max_block]; MAX_BANDS];
+        self.control = vec![[0.0; LANES]; max_block.div_ceil(chunk)];
         if let Some(s) = self.settings.take() {
             // Re-derive everything rate-dependent (crossover clamps, envelope coefficients).
             self.set(&s);

@@ -27,7 +27,7 @@
 //! around that level keeps its loudness whatever the threshold and ratio, and the makeup is
 //! a fixed, predictable function of the settings (no slow level chasing that would pump).
 
-use super::fast_log::{fast_exp2, fast_exp2_x2, fast_log2_x2};
+use super::fast_log::fast_exp2;
 use super::{CompBand, Detector};
 
 /// Longest hold window of the peak detector (a sliding maximum).
@@ -267,32 +267,40 @@ impl BandCompressor {
         self.chunk
     }
 
-    /// Run the control path over one chunk `x` of the band (at most [`BandCompressor::chunk`]
-    /// samples); returns the chunk's gain ramp `(from, step)`: sample `k` of the chunk takes
-    /// the gain `from + (k + 1) step`, reaching the new gain on its last sample.
+    /// Phase 1 of the control path over one chunk `x` of the band (at most
+    /// [`BandCompressor::chunk`] samples): run the detector and return each lane's linked
+    /// level (peak amplitude, or mean square with the RMS detector). The stage takes the
+    /// `log2` of every band's levels at once (one vector chain for all bands) and hands them
+    /// to [`BandCompressor::envelope`]. An idle band skips its detector and returns 1.
     #[inline(always)]
-    pub fn control(&mut self, x: &[Lanes]) -> (Lanes, Lanes) {
-        let target = if self.idle() {
+    pub fn detect(&mut self, x: &[Lanes]) -> Lanes {
+        if self.idle() {
             if self.reduction_db != [0.0; 2] {
                 self.reduction_db = [0.0; 2];
                 self.clear_detector();
             }
-            [self.audible; 2]
-        } else {
-            self.control_tick(x)
-        };
-        let from = self.gain;
-        self.gain = target;
-        let inv = 1.0 / x.len().max(1) as f64;
-        (from, [(target[0] - from[0]) * inv, (target[1] - from[1]) * inv])
+            return [1.0; 2];
+        }
+        if self.params.is_none() {
+            return [1.0; 2];
+        }
+        self.push_chunk(x)
     }
 
-    /// Run the detector and envelope over one chunk; returns the gain for its end.
+    /// Phase 2: from `log2` of the levels [`BandCompressor::detect`] returned, advance the
+    /// envelope over the chunk's `len` samples; returns `log2` of the gain for the chunk's end
+    /// (before the solo/mute factor; 0 for an idle band). The stage takes `2^` of every band's
+    /// gains at once and hands them to [`BandCompressor::ramp`].
     #[inline(always)]
-    fn control_tick(&mut self, x: &[Lanes]) -> Lanes {
-        let len = x.len();
-        let Some(p) = self.params else { return [self.audible; 2] };
-        let level_db = self.detect(x);
+    pub fn envelope(&mut self, level_log2: Lanes, len: usize) -> Lanes {
+        if self.idle() {
+            return [0.0; 2];
+        }
+        let Some(p) = self.params else { return [0.0; 2] };
+        let per_log2 = match self.detector {
+            Detector::Peak => DB_PER_LOG2_AMPLITUDE,
+            Detector::Rms => DB_PER_LOG2_POWER,
+        };
 
         // A short chunk (end of an odd-sized block) advances the smoothers proportionally.
         let full = len == self.chunk;
@@ -306,18 +314,29 @@ impl BandCompressor {
 
         let mut gain_log2 = [0.0; 2];
         for c in 0..2 {
-            let target = p.reduction_db(level_db[c]);
+            let target = p.reduction_db(per_log2 * level_log2[c]);
             let coef = if target > self.reduction_db[c] { attack } else { release };
             self.reduction_db[c] = target + coef * (self.reduction_db[c] - target);
             let gain_db = self.active * (self.makeup_db - self.reduction_db[c]);
             gain_log2[c] = gain_db * (1.0 / DB_PER_LOG2_AMPLITUDE);
         }
-        fast_exp2_x2(gain_log2).map(|g| self.audible * g)
+        gain_log2
     }
 
-    /// Push one chunk into the detector ring and return the linked level of each lane, dB.
+    /// Phase 3: with `gain = 2^gain_log2` of [`BandCompressor::envelope`], the chunk's gain
+    /// ramp `(from, step)` (`inv_len` = 1 / the chunk's length): sample `k` of the chunk takes
+    /// the gain `from + (k + 1) step`, reaching the new gain on its last sample.
     #[inline(always)]
-    fn detect(&mut self, x: &[Lanes]) -> Lanes {
+    pub fn ramp(&mut self, gain: Lanes, inv_len: f64) -> (Lanes, Lanes) {
+        let target = gain.map(|g| self.audible * g);
+        let from = self.gain;
+        self.gain = target;
+        (from, [(target[0] - from[0]) * inv_len, (target[1] - from[1]) * inv_len])
+    }
+
+    /// Push one chunk into the detector ring and return the linked level of each lane.
+    #[inline(always)]
+    fn push_chunk(&mut self, x: &[Lanes]) -> Lanes {
         let old = self.ring[self.ring_pos];
         let old_len = self.ring_len[self.ring_pos];
         let level = match self.detector {
@@ -395,12 +414,7 @@ impl BandCompressor {
             }
         }
         let loud = level[0].max(level[1]);
-        let linked = [level[0] + self.link * (loud - level[0]), level[1] + self.link * (loud - level[1])];
-        let per_log2 = match self.detector {
-            Detector::Peak => DB_PER_LOG2_AMPLITUDE,
-            Detector::Rms => DB_PER_LOG2_POWER,
-        };
-        fast_log2_x2(linked).map(|l| per_log2 * l)
+        [level[0] + self.link * (loud - level[0]), level[1] + self.link * (loud - level[1])]
     }
 }
 

@@ -18,7 +18,7 @@ const EXP2_LIMIT: f64 = 1000.0;
 /// Splits off the binary exponent, centres the mantissa `m` on `[1/sqrt2, sqrt2)` and uses
 /// the series of `ln m = 2 atanh t`, `t = (m-1)/(m+1)`, `|t| < 0.172`, up to `t^9`.
 ///
-/// The scalar definition; the control path uses [`fast_log2_x2`], equal to it bit for bit.
+/// The scalar definition; the control path uses [`fast_log2_lanes`], equal to it bit for bit.
 #[cfg_attr(not(test), allow(dead_code))]
 #[inline(always)]
 pub fn fast_log2(x: f64) -> f64 {
@@ -60,15 +60,16 @@ pub fn fast_exp2(y: f64) -> f64 {
 /// vectorise.
 const TWO_52: f64 = 4_503_599_627_370_496.0;
 
-/// [`fast_log2`] of two values at once, written lane-wise with bit operations only (no
-/// integer <-> float conversion instructions), so both lanes share one vector chain. Equal to
-/// [`fast_log2`] lane by lane, bit for bit.
+/// [`fast_log2`] of `N` values at once (every band's two lanes in one call), written
+/// lane-wise with bit operations only (no integer <-> float conversion instructions), so all
+/// lanes share one vector chain and one division. Equal to [`fast_log2`] lane by lane, bit for
+/// bit.
 #[inline(always)]
-pub fn fast_log2_x2(x: [f64; 2]) -> [f64; 2] {
-    let mut out = [0.0; 2];
-    let mut m = [0.0; 2];
-    let mut e = [0.0; 2];
-    for c in 0..2 {
+pub fn fast_log2_lanes<const N: usize>(x: [f64; N]) -> [f64; N] {
+    let mut out = [0.0; N];
+    let mut m = [0.0; N];
+    let mut e = [0.0; N];
+    for c in 0..N {
         let v = if x[c] >= LOG_FLOOR { x[c].min(f64::MAX) } else { LOG_FLOOR };
         let bits = v.to_bits();
         // The biased exponent (at most 0x7ff) as a float: `(2^52 + biased) - 2^52`.
@@ -78,7 +79,7 @@ pub fn fast_log2_x2(x: [f64; 2]) -> [f64; 2] {
         m[c] = if high { mant * 0.5 } else { mant };
         e[c] = (biased - 1023.0) + if high { 1.0 } else { 0.0 };
     }
-    for c in 0..2 {
+    for c in 0..N {
         let t = (m[c] - 1.0) / (m[c] + 1.0);
         let t2 = t * t;
         let series = t * (1.0 + t2 * (1.0 / 3.0 + t2 * (1.0 / 5.0 + t2 * (1.0 / 7.0 + t2 * (1.0 / 9.0)))));
@@ -87,13 +88,13 @@ pub fn fast_log2_x2(x: [f64; 2]) -> [f64; 2] {
     out
 }
 
-/// [`fast_exp2`] of two values at once, with bit operations in place of integer <-> float
-/// conversions (see [`fast_log2_x2`]). Equal to [`fast_exp2`] lane by lane, bit for bit.
+/// [`fast_exp2`] of `N` values at once, with bit operations in place of integer <-> float
+/// conversions (see [`fast_log2_lanes`]). Equal to [`fast_exp2`] lane by lane, bit for bit.
 #[inline(always)]
-pub fn fast_exp2_x2(y: [f64; 2]) -> [f64; 2] {
+pub fn fast_exp2_lanes<const N: usize>(y: [f64; N]) -> [f64; N] {
     const ROUND: f64 = 6_755_399_441_055_744.0;
-    let mut out = [0.0; 2];
-    for c in 0..2 {
+    let mut out = [0.0; N];
+    for c in 0..N {
         let y = if y[c] >= -EXP2_LIMIT { y[c].min(EXP2_LIMIT) } else { -EXP2_LIMIT };
         let i = (y + ROUND) - ROUND;
         let z = (y - i) * std::f64::consts::LN_2;
@@ -114,24 +115,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn two_lane_versions_equal_the_scalar_ones() {
-        let mut x = 1.0e-30;
+    fn lane_versions_equal_the_scalar_ones() {
+        let mut x: f64 = 1.0e-30;
         while x < 1.0e30 {
-            let y = [x, 1.0 / x];
-            assert_eq!(fast_log2_x2(y).map(f64::to_bits), y.map(fast_log2).map(f64::to_bits), "{x}");
+            let y = [x, 1.0 / x, x * 0.3, x * 7.1, 2.0 * x, x * x, 1.0, x.sqrt()];
+            assert_eq!(fast_log2_lanes(y).map(f64::to_bits), y.map(fast_log2).map(f64::to_bits), "{x}");
             x *= 1.173;
         }
         for x in [0.0, -1.0, f64::NAN, f64::INFINITY, f64::MIN_POSITIVE, 1.0, std::f64::consts::SQRT_2] {
-            assert_eq!(fast_log2_x2([x, x])[0].to_bits(), fast_log2(x).to_bits(), "{x}");
+            assert_eq!(fast_log2_lanes([x; 8])[5].to_bits(), fast_log2(x).to_bits(), "{x}");
         }
         let mut y = -1100.0;
         while y < 1100.0 {
-            let v = [y, -y * 0.37];
-            assert_eq!(fast_exp2_x2(v).map(f64::to_bits), v.map(fast_exp2).map(f64::to_bits), "{y}");
+            let v = [y, -y * 0.37, 0.5 * y, y + 0.25, -y, 0.01 * y, 0.0, y - 0.5];
+            assert_eq!(fast_exp2_lanes(v).map(f64::to_bits), v.map(fast_exp2).map(f64::to_bits), "{y}");
             y += 0.0917;
         }
         for y in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.5, -0.5, 1.5, -1000.0, 1000.0] {
-            assert_eq!(fast_exp2_x2([y, y])[0].to_bits(), fast_exp2(y).to_bits(), "{y}");
+            assert_eq!(fast_exp2_lanes([y; 8])[3].to_bits(), fast_exp2(y).to_bits(), "{y}");
         }
     }
 
