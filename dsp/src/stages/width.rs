@@ -157,6 +157,19 @@ fn chunk_sums(mid: &[f64], side: &[f64]) -> [f64; 3] {
     [lane_sum(mm), lane_sum(ss), lane_sum(ms)]
 }
 
+/// `(sum (g s)², sum m g s)` with the side gain `g = from + (k + 1) step` of sample `k`.
+#[cold]
+#[inline(never)]
+fn ramped_sums(mid: &[f64], side: &[f64], from: f64, step: f64) -> (f64, f64) {
+    let (mut ss, mut ms) = (0.0, 0.0);
+    for (k, (&m, &s)) in mid.iter().zip(side).enumerate() {
+        let s = (from + (k as i32 + 1) as f64 * step) * s;
+        ss += s * s;
+        ms += m * s;
+    }
+    (ss, ms)
+}
+
 /// The mono-safety's side gain while the side energy exceeds `allowed`. Out of line (and cold:
 /// the safety rarely acts) so that the common path does not compute a division and a square
 /// root for nothing, which a branch-free select would.
@@ -498,15 +511,58 @@ impl Width {
                 *l = b0 * (m + s);
                 *r = b1 * (m - s);
             }
-            // The meters take the chunk's mean side gain (exact while it is steady; a ramp
-            // within one chunk is off by its second order, far below what a 300 ms meter
-            // shows).
-            let g_mean = 0.5 * (g_from + g_to);
-            self.meter_chunk(em, g_mean * g_mean * es0, g_mean * ems);
+            // The meters: with a steady side gain the output sums follow from the chunk's
+            // sums; while it ramps they are taken sample by sample (rare: automation or the
+            // safety moving).
+            let (ss_out, ms_out) = if g_step == 0.0 {
+                (g_from * g_from * es0, g_from * ems)
+            } else {
+                ramped_sums(mid, side, g_from, g_step)
+            };
+            self.meter_chunk(em, ss_out, ms_out);
             self.width_now = width_to;
             self.balance_now = balance_to;
             self.safety_gain = safety_to;
             start += len;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_noise::TestNoise;
+
+    /// The meter averages equal the output's own mid², side² and mid·side sums per chunk,
+    /// averaged with the meter's coefficient, while the width is automated (side gain ramps)
+    /// and while it is steady.
+    #[test]
+    fn meters_follow_the_output_exactly() {
+        let fs = 48000.0;
+        let mut w = Width::default();
+        w.prepare(fs, 512);
+        let mut noise = TestNoise::new(17);
+        let mut reference = [0.0; 3];
+        for block in 0..200 {
+            let width = if block < 100 { 0.5 + 0.01 * block as f64 } else { 1.7 };
+            w.set(&WidthSettings { width, ..Default::default() });
+            let mut l: Vec<f64> = (0..CHUNK).map(|_| 0.5 * noise.uniform()).collect();
+            let mut r: Vec<f64> = l.iter().map(|x| 0.6 * x + 0.2 * noise.uniform()).collect();
+            w.process(&mut l, &mut r);
+            let mut sums = [0.0; 3];
+            for (l, r) in l.iter().zip(&r) {
+                let (m, s) = (0.5 * (l + r), 0.5 * (l - r));
+                sums[0] += m * m;
+                sums[1] += s * s;
+                sums[2] += m * s;
+            }
+            for i in 0..3 {
+                reference[i] = reference[i] * w.meter_coef + sums[i];
+            }
+            for i in 0..3 {
+                let d = (w.meter[i] - reference[i]).abs();
+                assert!(d <= 1e-9 * reference[0].max(reference[1]), "block {block} sum {i}: {d}");
+            }
         }
     }
 }
