@@ -202,6 +202,27 @@ fn width_zero_makes_the_output_mono() {
 }
 
 #[test]
+fn mono_bass_removes_the_low_side_and_keeps_the_rest() {
+    // Mid: a 400 Hz tone; side (L - R) 6 dB under it: at 50 Hz it must come out 40 dB down at
+    // the 120 Hz setting, at 1 kHz within 0.1 dB. (A side-only signal would be narrowed by the
+    // mono safety, which is on by default.) The mid passes at 0 dB (the split's allpass).
+    let mut plugin = plugin_with(&[("Mono Bass", "On"), ("Mono Bass Frequency", "120 Hz")]);
+    let len = (TONE_S * FS) as usize;
+    let mid = sine(len, 400.0, FS, QUIET);
+    for (freq, floor_db, ceiling_db) in [(50.0, f64::NEG_INFINITY, -40.0), (1000.0, -0.1, 0.1)] {
+        let side = sine(len, freq, FS, 0.5 * QUIET);
+        let left: Vec<f64> = mid.iter().zip(&side).map(|(m, s)| m + s).collect();
+        let right: Vec<f64> = mid.iter().zip(&side).map(|(m, s)| m - s).collect();
+        let [l, r] = render_window(&mut plugin, &left, &right);
+        let side_out: Vec<f64> = l.iter().zip(&r).map(|(a, b)| 0.5 * (a - b)).collect();
+        let mid_out: Vec<f64> = l.iter().zip(&r).map(|(a, b)| 0.5 * (a + b)).collect();
+        let gain = db(tone_amplitude(&side_out, freq) / (0.5 * QUIET));
+        assert!(gain >= floor_db && gain <= ceiling_db, "side at {freq} Hz: {gain:.3} dB");
+        assert_near("mid at 400 Hz", db(tone_amplitude(&mid_out, 400.0) / QUIET), 0.0, 0.1);
+    }
+}
+
+#[test]
 fn limiter_ceiling_and_drive_are_the_settings() {
     let mut plugin = plugin_with(&[("Ceiling", "-3 dBTP"), ("Limiter Drive", "12 dB")]);
     let x = programme((2.0 * FS) as usize, FS, &mut SmallRng::seed_from_u64(3));

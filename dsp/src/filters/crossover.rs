@@ -1094,6 +1094,19 @@ impl<const N: usize> Crossover<N> {
     }
 }
 
+/// The block-form kernels this CPU can run, for the tests of this module and its children.
+#[cfg(test)]
+fn test_kernels() -> Vec<Kernel> {
+    let mut k = vec![Kernel::Portable];
+    if has_avx2_fma() {
+        k.push(Kernel::Avx2Fma);
+    }
+    if has_avx512() {
+        k.push(Kernel::Avx512);
+    }
+    k
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1107,22 +1120,11 @@ mod tests {
         (0..n).map(|_| [next(), next()]).collect()
     }
 
-    fn kernels() -> Vec<Kernel> {
-        let mut k = vec![Kernel::Portable];
-        if has_avx2_fma() {
-            k.push(Kernel::Avx2Fma);
-        }
-        if has_avx512() {
-            k.push(Kernel::Avx512);
-        }
-        k
-    }
-
     /// The block forms equal the sample-by-sample definition within 1e-12 (unit-scale
     /// input), over odd block lengths, every band count and gliding frequencies.
     #[test]
     fn crossover_block_forms_match_the_reference() {
-        for kernel in kernels() {
+        for kernel in test_kernels() {
             for fs in [44100.0, 96000.0] {
                 for bands in 2..=4 {
                     let mut a = Crossover::<2>::default();

@@ -202,22 +202,11 @@ mod tests {
         (0..n).map(|_| [0.5 * g.uniform(), 0.5 * g.uniform()]).collect()
     }
 
-    fn kernels() -> Vec<Kernel> {
-        let mut k = vec![Kernel::Portable];
-        if has_avx2_fma() {
-            k.push(Kernel::Avx2Fma);
-        }
-        if has_avx512() {
-            k.push(Kernel::Avx512);
-        }
-        k
-    }
-
     /// Every kernel equals the frame-by-frame definition within 1e-12 (unit-scale input) over
     /// odd block lengths and a moving frequency, at 44.1 and 192 kHz.
     #[test]
     fn block_forms_match_the_definition() {
-        for kernel in kernels() {
+        for kernel in super::super::test_kernels() {
             for fs in [44100.0, 192000.0] {
                 let mut a = Lr8MidSide::default();
                 let mut b = a;
