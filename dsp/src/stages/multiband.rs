@@ -244,20 +244,25 @@ impl Multiband {
                 [level[2 * b], level[2 * b + 1]] = self.comps[b].detect(&self.band_buf[b][start..start + len]);
             }
         }
-        for v in &mut self.control[..chunks] {
-            *v = fast_log2_lanes(*v);
-        }
-        for k in 0..chunks {
-            let level_log2 = self.control[k];
-            let mut gain_log2 = [0.0; LANES];
-            for b in 0..BANDS {
-                [gain_log2[2 * b], gain_log2[2 * b + 1]] =
-                    self.comps[b].envelope([level_log2[2 * b], level_log2[2 * b + 1]], chunk_len(k));
+        if self.comps[..BANDS].iter().all(BandCompressor::idle) {
+            // Every band bypassed and settled: unity gains, the envelopes have nothing to do.
+            self.control[..chunks].fill([1.0; LANES]);
+        } else {
+            for v in &mut self.control[..chunks] {
+                *v = fast_log2_lanes(*v);
             }
-            self.control[k] = gain_log2;
-        }
-        for v in &mut self.control[..chunks] {
-            *v = fast_exp2_lanes(*v);
+            for k in 0..chunks {
+                let level_log2 = self.control[k];
+                let mut gain_log2 = [0.0; LANES];
+                for b in 0..BANDS {
+                    [gain_log2[2 * b], gain_log2[2 * b + 1]] =
+                        self.comps[b].envelope([level_log2[2 * b], level_log2[2 * b + 1]], chunk_len(k));
+                }
+                self.control[k] = gain_log2;
+            }
+            for v in &mut self.control[..chunks] {
+                *v = fast_exp2_lanes(*v);
+            }
         }
         for k in 0..chunks {
             let (start, len) = (k * chunk, chunk_len(k));

@@ -258,7 +258,7 @@ impl BandCompressor {
     }
 
     /// Bypassed, silent-or-unity, and staying so: no detector work needed.
-    fn idle(&self) -> bool {
+    pub fn idle(&self) -> bool {
         self.active == 0.0 && self.active_target == 0.0 && self.audible == self.audible_target
     }
 
