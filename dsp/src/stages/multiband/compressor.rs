@@ -341,16 +341,16 @@ impl BandCompressor {
         let old_len = self.ring_len[self.ring_pos];
         let level = match self.detector {
             Detector::Peak => {
-                // Four running maxima over the values (lanes alternate), branch-free so the
-                // loop vectorises; the values are finite (sanitised input, stable filters), so
-                // a plain comparison is `max`.
+                // Eight running maxima over the values (lanes alternate), branch-free so the
+                // loop vectorises (one AVX-512 register); the values are finite (sanitised
+                // input, stable filters), so a plain comparison is `max`.
                 let flat = x.as_flattened();
-                let mut acc = [0.0f64; 4];
-                let quads = flat.chunks_exact(4);
-                let rest = quads.remainder();
-                for q in quads {
-                    for j in 0..4 {
-                        let a = q[j].abs();
+                let mut acc = [0.0f64; 8];
+                let groups = flat.chunks_exact(8);
+                let rest = groups.remainder();
+                for g in groups {
+                    for j in 0..8 {
+                        let a = g[j].abs();
                         acc[j] = if a > acc[j] { a } else { acc[j] };
                     }
                 }
@@ -359,7 +359,8 @@ impl BandCompressor {
                     acc[j] = if a > acc[j] { a } else { acc[j] };
                 }
                 let pick = |a: f64, b: f64| if a > b { a } else { b };
-                let peak = [pick(acc[0], acc[2]), pick(acc[1], acc[3])];
+                let lane = |c: usize| pick(pick(acc[c], acc[c + 2]), pick(acc[c + 4], acc[c + 6]));
+                let peak = [lane(0), lane(1)];
                 self.ring[self.ring_pos] = peak;
                 let mut rescan = false;
                 for c in 0..2 {
