@@ -395,3 +395,47 @@ fn absurd_settings_and_huge_input_stay_finite() {
     let gain = db(rms(&l[n - 22050..]) / (0.5 / 2f64.sqrt()));
     assert!(gain.abs() < 0.01, "after recovery the stage is not unity: {gain} dB");
 }
+
+/// The stage runs its control path a host block at a time (all chunks' detectors, then all
+/// envelopes, ...). Blocks that are whole numbers of control chunks (16 samples at 48 kHz)
+/// must give the same output to the bit as blocks of one chunk, through a band's bypass and
+/// its return right after it has gone idle, for both detectors.
+#[test]
+fn output_does_not_depend_on_how_many_chunks_a_block_holds() {
+    let fs = 48000.0;
+    let chunk = 16;
+    let n = 48 * 1024;
+    let mut l = sine(60.0, 0.5, fs, n);
+    let mut r = sine(3000.0, 0.3, fs, n);
+    let mut state = 7u64;
+    for (a, b) in l.iter_mut().zip(&mut r) {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let noise = (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+        *a += 0.3 * noise;
+        *b -= 0.2 * noise;
+    }
+    // Band 1 bypassed at `off`, back 512 samples later: its 10 ms fade ends inside that block.
+    let (off, on) = (94 * BLOCK, 95 * BLOCK);
+    for detector in [Detector::Peak, Detector::Rms] {
+        let band = CompBand { threshold_db: -30.0, ratio: 4.0, attack_ms: 2.0, release_ms: 80.0, ..Default::default() };
+        let busy = MultibandSettings { bands: 3, band: [band; MAX_BANDS], detector, ..Default::default() };
+        let mut bypassed = busy.clone();
+        bypassed.band[1].bypass = true;
+        let mut outputs = Vec::new();
+        for block in [BLOCK, chunk] {
+            let mut m = stage(fs, &busy);
+            let (mut a, mut b) = (l.clone(), r.clone());
+            let mut start = 0;
+            for (cl, cr) in a.chunks_mut(block).zip(b.chunks_mut(block)) {
+                m.set(if (off..on).contains(&start) { &bypassed } else { &busy });
+                m.process(cl, cr);
+                start += block;
+            }
+            outputs.push((a, b));
+        }
+        let ((a0, b0), (a1, b1)) = (&outputs[0], &outputs[1]);
+        for i in 0..n {
+            assert!(a0[i] == a1[i] && b0[i] == b1[i], "{detector:?}: sample {i} differs");
+        }
+    }
+}

@@ -320,6 +320,14 @@ impl BandCompressor {
             let gain_db = self.active * (self.makeup_db - self.reduction_db[c]);
             gain_log2[c] = gain_db * (1.0 / DB_PER_LOG2_AMPLITUDE);
         }
+        if self.idle() {
+            // The band's bypass fade has just ended: forget its detector now rather than at
+            // the next `detect` (which the stage may already have run for the rest of the
+            // block), so that a return starts from the same clean state however the host
+            // cuts its blocks.
+            self.reduction_db = [0.0; 2];
+            self.clear_detector();
+        }
         gain_log2
     }
 
