@@ -157,17 +157,28 @@ fn chunk_sums(mid: &[f64], side: &[f64]) -> [f64; 3] {
     [lane_sum(mm), lane_sum(ss), lane_sum(ms)]
 }
 
-/// `(sum (g s)², sum m g s)` with the side gain `g = from + (k + 1) step` of sample `k`.
-#[cold]
-#[inline(never)]
+/// `(sum (g s)², sum m g s)` with the side gain `g = from + (k + 1) step` of sample `k`, in
+/// `LANES` partial sums each (the safety can ramp for long stretches while it lets go).
+#[inline(always)]
 fn ramped_sums(mid: &[f64], side: &[f64], from: f64, step: f64) -> (f64, f64) {
-    let (mut ss, mut ms) = (0.0, 0.0);
-    for (k, (&m, &s)) in mid.iter().zip(side).enumerate() {
-        let s = (from + (k as i32 + 1) as f64 * step) * s;
-        ss += s * s;
-        ms += m * s;
+    let (mut ss, mut ms) = ([0.0; LANES], [0.0; LANES]);
+    let mut t: [f64; LANES] = std::array::from_fn(|j| (j + 1) as f64);
+    let (gm, gs) = (mid.chunks_exact(LANES), side.chunks_exact(LANES));
+    let whole = mid.len() / LANES * LANES;
+    for (j, (&m, &s)) in gm.remainder().iter().zip(gs.remainder()).enumerate() {
+        let s = (from + (whole + j + 1) as f64 * step) * s;
+        ss[j] += s * s;
+        ms[j] += m * s;
     }
-    (ss, ms)
+    for (m, s) in gm.zip(gs) {
+        for j in 0..LANES {
+            let s = (from + t[j] * step) * s[j];
+            ss[j] += s * s;
+            ms[j] += m[j] * s;
+            t[j] += LANES as f64;
+        }
+    }
+    (lane_sum(ss), lane_sum(ms))
 }
 
 /// The mono-safety's side gain while the side energy exceeds `allowed`. Out of line (and cold:
@@ -287,7 +298,7 @@ impl Width {
         self.meter = [self.meter[0] * c + m, self.meter[1] * c + s, self.meter[2] * c + x];
     }
 
-    /// Run the mono-bass path over `ms[..n]` in place, faded by its mix.
+    /// Run the mono-bass path over `mid[..n]` and `side[..n]` in place, faded by its mix.
     #[inline(always)]
     fn mono_bass_path(&mut self, n: usize) {
         let target_hz = self.mono_bass_split_hz;
@@ -326,7 +337,7 @@ impl Width {
         }
     }
 
-    /// Run the per-band width path over `ms[..n]` in place, faded by its mix.
+    /// Run the per-band width path over `mid[..n]` and `side[..n]` in place, faded by its mix.
     fn bands_path(&mut self, n: usize) {
         for ((f, &m), &s) in self.frames[..n].iter_mut().zip(&self.mid[..n]).zip(&self.side[..n]) {
             *f = [m, s];
