@@ -227,6 +227,8 @@ impl Multiband {
     #[inline(always)]
     fn apply<const BANDS: usize, const MID_SIDE: bool>(&mut self, left: &mut [f64], right: &mut [f64], n: usize) {
         let chunk = self.comps[0].chunk().max(1);
+        // `prepare` sized `control` for `max_block`, which bounds `n`.
+        debug_assert!(n.div_ceil(chunk) <= self.control.len());
         let chunks = n.div_ceil(chunk).min(self.control.len());
         let chunk_len = |k: usize| chunk.min(n - k * chunk);
         // The control path of every chunk of the block first, phase by phase over all chunks
@@ -234,8 +236,9 @@ impl Multiband {
         // envelopes (in chunk order: the only recursion), and `2^` of all gains. The two
         // transcendental phases are long dependency chains per chunk but independent across
         // chunks, so run back to back they overlap instead of stalling each chunk's output.
-        // (An idle band's detector is skipped; a band that turns idle within the block is
-        // cleared at the next block's first chunk instead of its next chunk: the same audio.)
+        // (An idle band's detector is skipped; a band that turns idle within the block clears
+        // its detector in its envelope, which forgets what this phase pushed after that point:
+        // the same output as chunk by chunk, see the test of block sizes in tests/multiband.rs.)
         for k in 0..chunks {
             let (start, len) = (k * chunk, chunk_len(k));
             let level = &mut self.control[k];

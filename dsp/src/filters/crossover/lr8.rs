@@ -14,7 +14,7 @@
 //! registers (mid in one half, side in the other), and both passes run in one loop, so their
 //! two state recursions (the latency bound of a block form) overlap.
 
-use super::{has_avx2_fma, has_avx512, Block4, Kernel, Svf, SvfCoefs, BLOCK};
+use super::{Block4, Kernel, Svf, SvfCoefs, BLOCK};
 
 /// Dampings of the two sections of a 4th-order Butterworth: `2 cos(pi/8)`, `2 cos(3 pi/8)`.
 pub const BUTTERWORTH4_K: [f64; 2] = [1.847_759_065_022_573_5, 0.765_366_864_730_179_8];
@@ -115,14 +115,7 @@ impl Lr8MidSide {
     /// [`Lr8MidSide::tick`] frame by frame, up to rounding, in block form where the CPU has
     /// AVX2 + FMA.
     pub fn process(&mut self, c: &Lr8MidSideCoefs, mid: &mut [f64], side: &mut [f64]) {
-        let kernel = if has_avx512() {
-            Kernel::Avx512
-        } else if has_avx2_fma() {
-            Kernel::Avx2Fma
-        } else {
-            Kernel::Reference
-        };
-        self.process_with(c, mid, side, kernel);
+        self.process_with(c, mid, side, Kernel::best(2));
     }
 
     fn process_with(&mut self, c: &Lr8MidSideCoefs, mid: &mut [f64], side: &mut [f64], kernel: Kernel) {
