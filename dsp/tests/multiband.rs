@@ -399,7 +399,8 @@ fn absurd_settings_and_huge_input_stay_finite() {
 /// The stage runs its control path a host block at a time (all chunks' detectors, then all
 /// envelopes, ...). Blocks that are whole numbers of control chunks (16 samples at 48 kHz)
 /// must give the same output to the bit as blocks of one chunk, through a band's bypass and
-/// its return right after it has gone idle, for both detectors.
+/// its return right after it has gone idle, and through all bands' bypass and return, for
+/// both detectors.
 #[test]
 fn output_does_not_depend_on_how_many_chunks_a_block_holds() {
     let fs = 48000.0;
@@ -416,11 +417,15 @@ fn output_does_not_depend_on_how_many_chunks_a_block_holds() {
     }
     // Band 1 bypassed at `off`, back 512 samples later: its 10 ms fade ends inside that block.
     let (off, on) = (94 * BLOCK, 95 * BLOCK);
-    for detector in [Detector::Peak, Detector::Rms] {
+    for (detector, all) in [(Detector::Peak, false), (Detector::Rms, false), (Detector::Peak, true)] {
         let band = CompBand { threshold_db: -30.0, ratio: 4.0, attack_ms: 2.0, release_ms: 80.0, ..Default::default() };
         let busy = MultibandSettings { bands: 3, band: [band; MAX_BANDS], detector, ..Default::default() };
         let mut bypassed = busy.clone();
-        bypassed.band[1].bypass = true;
+        for b in if all { 0..MAX_BANDS } else { 1..2 } {
+            bypassed.band[b].bypass = true;
+        }
+        // All bands: bypassed for long enough that every band has gone idle.
+        let (off, on) = if all { (off, on + 8 * BLOCK) } else { (off, on) };
         let mut outputs = Vec::new();
         for block in [BLOCK, chunk] {
             let mut m = stage(fs, &busy);
@@ -435,7 +440,7 @@ fn output_does_not_depend_on_how_many_chunks_a_block_holds() {
         }
         let ((a0, b0), (a1, b1)) = (&outputs[0], &outputs[1]);
         for i in 0..n {
-            assert!(a0[i] == a1[i] && b0[i] == b1[i], "{detector:?}: sample {i} differs");
+            assert!(a0[i] == a1[i] && b0[i] == b1[i], "{detector:?} (all bands: {all}): sample {i} differs");
         }
     }
 }

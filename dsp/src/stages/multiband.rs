@@ -222,8 +222,9 @@ impl Multiband {
 }
 
 impl Multiband {
-    /// Per control chunk: every band's control path, then one pass that applies each band's
-    /// gain ramp, sums the bands and writes the output (decoded from mid/side if `MID_SIDE`).
+    /// Every band's control path for every control chunk of the block, then per chunk one pass
+    /// that applies each band's gain ramp, sums the bands and writes the output (decoded from
+    /// mid/side if `MID_SIDE`).
     #[inline(always)]
     fn apply<const BANDS: usize, const MID_SIDE: bool>(&mut self, left: &mut [f64], right: &mut [f64], n: usize) {
         let chunk = self.comps[0].chunk().max(1);
@@ -239,18 +240,22 @@ impl Multiband {
         // (An idle band's detector is skipped; a band that turns idle within the block clears
         // its detector in its envelope, which forgets what this phase pushed after that point:
         // the same output as chunk by chunk, see the test of block sizes in tests/multiband.rs.)
-        for k in 0..chunks {
-            let (start, len) = (k * chunk, chunk_len(k));
-            let level = &mut self.control[k];
-            *level = [1.0; LANES];
-            for b in 0..BANDS {
-                [level[2 * b], level[2 * b + 1]] = self.comps[b].detect(&self.band_buf[b][start..start + len]);
-            }
-        }
         if self.comps[..BANDS].iter().all(BandCompressor::idle) {
-            // Every band bypassed and settled: unity gains, the envelopes have nothing to do.
+            // Every band bypassed and settled (and staying so for the block): unity gains,
+            // nothing to detect.
+            for c in &mut self.comps[..BANDS] {
+                c.forget_if_idle();
+            }
             self.control[..chunks].fill([1.0; LANES]);
         } else {
+            for k in 0..chunks {
+                let (start, len) = (k * chunk, chunk_len(k));
+                let level = &mut self.control[k];
+                *level = [1.0; LANES];
+                for b in 0..BANDS {
+                    [level[2 * b], level[2 * b + 1]] = self.comps[b].detect(&self.band_buf[b][start..start + len]);
+                }
+            }
             for v in &mut self.control[..chunks] {
                 *v = fast_log2_lanes(*v);
             }

@@ -257,6 +257,15 @@ impl BandCompressor {
         self.active * self.reduction_db[0].max(self.reduction_db[1])
     }
 
+    /// For an idle band: clear what its detector and envelope still hold (once; then they
+    /// stay clear), so that a return starts afresh.
+    pub fn forget_if_idle(&mut self) {
+        if self.idle() && self.reduction_db != [0.0; 2] {
+            self.reduction_db = [0.0; 2];
+            self.clear_detector();
+        }
+    }
+
     /// Bypassed, silent-or-unity, and staying so: no detector work needed.
     pub fn idle(&self) -> bool {
         self.active == 0.0 && self.active_target == 0.0 && self.audible == self.audible_target
@@ -275,10 +284,7 @@ impl BandCompressor {
     #[inline(always)]
     pub fn detect(&mut self, x: &[Lanes]) -> Lanes {
         if self.idle() {
-            if self.reduction_db != [0.0; 2] {
-                self.reduction_db = [0.0; 2];
-                self.clear_detector();
-            }
+            self.forget_if_idle();
             return [1.0; 2];
         }
         if self.params.is_none() {
