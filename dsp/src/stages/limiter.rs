@@ -200,12 +200,17 @@ struct ValueDelay {
     buf: Vec<f64>,
     pos: usize,
     delay: usize,
+    /// The value pushed last and how many times in a row (saturating): once that is the whole
+    /// buffer, every delayed value is it and a block needs no ring steps.
+    last: f64,
+    run: usize,
 }
 
 impl ValueDelay {
     fn prepare(&mut self, max_delay: usize) {
         self.buf = vec![0.0; max_delay + 1];
         self.delay = self.delay.min(max_delay);
+        (self.last, self.run) = (0.0, 0);
     }
 
     /// Set the delay and fill with `value`.
@@ -213,6 +218,7 @@ impl ValueDelay {
         self.delay = delay.min(self.buf.len().saturating_sub(1));
         self.buf.fill(value);
         self.pos = 0;
+        (self.last, self.run) = (value, usize::MAX);
     }
 
     /// Push `v` once per value of `out` and write the delayed values there (the position
@@ -220,9 +226,19 @@ impl ValueDelay {
     #[inline]
     fn push_fill(&mut self, v: f64, out: &mut [f64]) {
         let len = self.delay + 1;
+        if v.to_bits() != self.last.to_bits() {
+            (self.last, self.run) = (v, 0);
+        }
+        if self.run >= len {
+            // Every value in the ring is `v`: so is every value read, and the ring stays as it
+            // is (only its position moves).
+            out.fill(v);
+            self.pos = (self.pos + out.len()) % len;
+            return;
+        }
         let buf = &mut self.buf[..len];
         let mut pos = self.pos;
-        for o in out {
+        for o in out.iter_mut() {
             buf[pos] = v;
             pos += 1;
             if pos == len {
@@ -232,6 +248,7 @@ impl ValueDelay {
             *o = buf[pos];
         }
         self.pos = pos;
+        self.run = self.run.saturating_add(out.len());
     }
 }
 
@@ -444,7 +461,14 @@ impl Stage for Limiter {
         }
     }
 
-    fn process(&mut self, left: &mut [f64], right: &mut [f64]) {
+    crate::stage::process_with_simd!(Limiter, process_impl);
+}
+
+impl Limiter {
+    /// [`Stage::process`], compiled once per instruction set (the per-sample loops here
+    /// vectorise; the detectors and planners pick their own kernels).
+    #[inline(always)]
+    fn process_impl(&mut self, left: &mut [f64], right: &mut [f64]) {
         if !self.prepared {
             return;
         }
@@ -557,9 +581,7 @@ impl Stage for Limiter {
             self.reduction_db = -gain_to_db(gain);
         }
     }
-}
 
-impl Limiter {
     /// Take the non-structural settings (no allocation, no reset).
     fn apply(&mut self, s: &LimiterSettings) {
         self.ceiling = db_to_gain(s.ceiling_dbtp.clamp(CEILING_MIN_DBTP, CEILING_MAX_DBTP));
@@ -571,5 +593,38 @@ impl Limiter {
     fn update_release(&mut self) {
         let release = self.release_params();
         self.planners.iter_mut().for_each(|p| p.set_release(release));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ceiling delay gives every pushed value back `delay` pushes later, whether it runs
+    /// its ring or its settled shortcut, in blocks of any length and with values that hold
+    /// for shorter and longer than the delay.
+    #[test]
+    fn value_delay_is_a_delay() {
+        let delay = 37;
+        let mut d = ValueDelay::default();
+        d.prepare(100);
+        d.configure(delay, 0.5);
+        let mut history = vec![0.5; delay];
+        let mut got = Vec::new();
+        let (mut value, mut count) = (0.5, 0u64);
+        for (k, &size) in [1usize, 5, 64, 3, 100, 36, 38, 1, 512, 7].iter().cycle().take(200).enumerate() {
+            // A new value every few blocks; sometimes the same value again.
+            if k % 7 == 3 {
+                count += 1;
+                value = [0.9, 0.9, 0.7, 0.25][(count % 4) as usize];
+            }
+            let mut out = vec![0.0; size];
+            d.push_fill(value, &mut out);
+            got.extend_from_slice(&out);
+            history.extend(std::iter::repeat_n(value, size));
+        }
+        for (n, (g, e)) in got.iter().zip(&history).enumerate() {
+            assert_eq!(g, e, "push {n}");
+        }
     }
 }
