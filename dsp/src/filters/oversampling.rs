@@ -587,8 +587,8 @@ const SSE2_OUTPUTS: usize = 8;
 const AVX2_REGISTER_OUTPUTS: usize = 8;
 
 /// Base-rate samples a cascade processes at a time: its scratch buffers hold one chunk at every
-/// rate, so this bounds their size (16 x 64 samples at 16x); larger blocks are cut up.
-const CASCADE_CHUNK: usize = 64;
+/// rate, so this bounds their size (16 x 128 samples at 16x); larger blocks are cut up.
+const CASCADE_CHUNK: usize = 128;
 
 /// `y[n] = Σ_i c[i] · x[n + i]` for every `n` of `y`; `x` is oldest first and holds at least
 /// `y.len() + c.len() - 1` samples (and `c` has an even length).
@@ -731,6 +731,19 @@ unsafe fn fir_symmetric_f32_avx512(half: &[f32], x: &[f32], y: &mut [f32]) {
         return;
     }
     assert!(x.len() + 1 >= y.len() + t);
+    // Runs of 128 outputs first where the half length allows (see
+    // `fir_symmetric_f32_avx512_wide`), then of 64 here.
+    // SAFETY: as for this function.
+    let done = unsafe {
+        match h / 16 {
+            2 => fir_symmetric_f32_avx512_wide::<2>(half, x, y),
+            4 => fir_symmetric_f32_avx512_wide::<4>(half, x, y),
+            6 => fir_symmetric_f32_avx512_wide::<6>(half, x, y),
+            8 => fir_symmetric_f32_avx512_wide::<8>(half, x, y),
+            _ => 0,
+        }
+    };
+    let (x, y) = (&x[done..], &mut y[done..]);
     let runs = y.len() / W;
     let per_residue = h / 16;
     for run in 0..runs {
@@ -770,6 +783,62 @@ unsafe fn fir_symmetric_f32_avx512(half: &[f32], x: &[f32], y: &mut [f32]) {
     }
     // SAFETY: as above.
     unsafe { fir_symmetric_f32_avx2(half, &x[runs * W..], &mut y[runs * W..]) };
+}
+
+/// Outputs per run of [`fir_symmetric_f32_avx512_wide`]: eight registers.
+#[cfg(target_arch = "x86_64")]
+const WIDE_RUN: usize = 128;
+
+/// [`fir_symmetric_f32_avx512`]'s runs of [`WIDE_RUN`] outputs for half lengths `16 · P`:
+/// eight accumulators, and both sides' eight input registers carried from tap to tap of a
+/// residue (the sliding side's window moves up by a register, the mirrored side's down), so
+/// a tap costs two new loads for eight fused multiply-adds where the 64-output run needs about
+/// seven for four (the loads are mostly unaligned ones that cross a cache line, which cost
+/// two). 24 of the 32 registers hold the windows and sums. Returns the outputs written (whole
+/// runs only).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn fir_symmetric_f32_avx512_wide<const P: usize>(half: &[f32], x: &[f32], y: &mut [f32]) -> usize {
+    use std::arch::x86_64::*;
+    const V: usize = WIDE_RUN / 16;
+    let h = half.len();
+    let t = 2 * h;
+    assert!(h == 16 * P && x.len() + 1 >= y.len() + t);
+    let runs = y.len() / WIDE_RUN;
+    for run in 0..runs {
+        // SAFETY (all loads): the largest index read is run·W + h - 1 + 112 + 15 on the
+        // sliding side and run·W + t - 1 + 112 + 15 on the mirrored side (W = WIDE_RUN), both
+        // within x (x.len() >= run·W + W + t - 1); the smallest is run·W + t - 1 - (h - 1)
+        // - 16·0 >= 0 on the mirrored side.
+        let xs = unsafe { x.as_ptr().add(run * WIDE_RUN) };
+        let load = |at: usize| unsafe { _mm512_loadu_ps(xs.add(at)) };
+        let mut acc = [_mm512_setzero_ps(); V];
+        for r in 0..16 {
+            // Tap i = r + 16q meets x[i + 16j ..] (sliding) and x[t - 1 - i + 16j ..]
+            // (mirrored) for output register j.
+            let mut slide: [__m512; V] = std::array::from_fn(|j| load(r + 16 * j));
+            let mut mirror: [__m512; V] = std::array::from_fn(|j| load(t - 1 - r + 16 * j));
+            for q in 0..P {
+                let i = r + 16 * q;
+                // SAFETY: i < 16 · P = h.
+                let c = _mm512_set1_ps(unsafe { *half.get_unchecked(i) });
+                for j in 0..V {
+                    acc[j] = _mm512_fmadd_ps(c, _mm512_add_ps(slide[j], mirror[j]), acc[j]);
+                }
+                if q + 1 < P {
+                    // Tap i + 16: the sliding window one register up, the mirrored one down.
+                    slide = std::array::from_fn(|j| if j + 1 < V { slide[j + 1] } else { load(i + 16 + 16 * j) });
+                    mirror = std::array::from_fn(|j| if j > 0 { mirror[j - 1] } else { load(t - 17 - i) });
+                }
+            }
+        }
+        let out = &mut y[run * WIDE_RUN..(run + 1) * WIDE_RUN];
+        for (j, a) in acc.iter().enumerate() {
+            // SAFETY: out has 16 · V values.
+            unsafe { _mm512_storeu_ps(out.as_mut_ptr().add(16 * j), *a) };
+        }
+    }
+    runs * WIDE_RUN
 }
 
 /// [`fir_symmetric_f32_avx512`] for short filters (the later cascade stages, 6 to 8 tap
@@ -1499,7 +1568,21 @@ mod tests {
         // Symmetric filters of even and odd half lengths, the scalar and the FMA kernel, in
         // both types, with lengths that leave remainders.
         let x: Vec<f64> = (0..400).map(|i| ((i * 7919) % 101) as f64 / 50.0 - 1.0).collect();
-        let cases = [(64, 100), (96, 70), (64, 192), (32, 64), (16, 40), (6, 150), (8, 130), (6, 37), (5, 33), (1, 5)];
+        let cases = [
+            (64, 100),
+            (96, 70),
+            (64, 192),
+            (96, 200),
+            (64, 272),
+            (128, 140),
+            (32, 64),
+            (16, 40),
+            (6, 150),
+            (8, 130),
+            (6, 37),
+            (5, 33),
+            (1, 5),
+        ];
         for (h, outputs) in cases {
             let half: Vec<f64> = (0..h).map(|i| ((i * 31) % 17) as f64 / 17.0 - 0.5).collect();
             let full: Vec<f64> = half.iter().chain(half.iter().rev()).copied().collect();

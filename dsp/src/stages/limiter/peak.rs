@@ -31,7 +31,7 @@ use std::f64::consts::PI;
 const MIN_STEP_FRACTION: f64 = 1.0 / 16.0;
 
 /// Base-rate samples estimated per call of the interpolator (bounds the scratch buffer).
-const CHUNK: usize = 64;
+const CHUNK: usize = 128;
 
 /// How far a fit can move, per unit move of each of its three points (a Lipschitz bound),
 /// for factor `L`. With `m = |b|`, slope `s = c - a`, `σ = a + c` (after the sign flip) and
