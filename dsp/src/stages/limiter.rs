@@ -374,7 +374,11 @@ impl Stage for Limiter {
         self.guard_ramp = ms_to_samples(GUARD_RAMP_MS, sample_rate);
         self.detectors = PeakOversampling::ALL
             .iter()
-            .map(|o| std::array::from_fn(|_| PeakEstimator::new(o.factor(), DETECTOR_TAPS, DETECTOR_PASSBAND)))
+            .map(|o| {
+                // The main limiter's readings need no proven bound (the guard's carry the
+                // promise): its fits run in `f32`.
+                std::array::from_fn(|_| PeakEstimator::new(o.factor(), DETECTOR_TAPS, DETECTOR_PASSBAND).with_f32_fits())
+            })
             .collect();
         self.guard_detectors = PeakOversampling::ALL
             .iter()
