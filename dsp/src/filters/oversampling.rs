@@ -451,12 +451,12 @@ pub trait Sample:
     fn fir_symmetric(half: &[Self], x: &[Self], y: &mut [Self]) {
         fir_symmetric_kernel::<Self, SSE2_OUTPUTS, false>(half, x, y);
     }
-    /// `even[k] = src[2k]`, `odd[k] = src[2k + 1]` for every `k` of `even` (as long as `odd`).
-    fn deinterleave(src: &[Self], even: &mut [Self], odd: &mut [Self]) {
-        for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(src.chunks_exact(2)) {
-            *e = pair[0];
-            *o = pair[1];
-        }
+    /// [`quarter_rows`]' rows 1 and 3 in vector lanes where this type and machine have a
+    /// kernel for it; returns how many steps it wrote (from the first).
+    #[cfg(target_arch = "x86_64")]
+    fn quarter_rows_simd(taps: &[Self; 6], d: &[Self], o: &[Self], row1: &mut [Self], row3: &mut [Self]) -> usize {
+        let _ = (taps, d, o, row1, row3);
+        0
     }
 }
 
@@ -531,48 +531,14 @@ impl Sample for f32 {
         }
         fir_symmetric_kernel::<f32, { 2 * SSE2_OUTPUTS }, false>(half, x, y);
     }
+    #[cfg(target_arch = "x86_64")]
     #[inline]
-    fn deinterleave(src: &[Self], even: &mut [Self], odd: &mut [Self]) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports the feature the function is compiled for.
-            unsafe { deinterleave_f32_avx2(src, even, odd) };
-            return;
+    fn quarter_rows_simd(taps: &[Self; 6], d: &[Self], o: &[Self], row1: &mut [Self], row3: &mut [Self]) -> usize {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F (which implies AVX2 and FMA), checked just above.
+            return unsafe { quarter_rows_f32_avx512(taps, d, o, row1, row3) };
         }
-        for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(src.chunks_exact(2)) {
-            *e = pair[0];
-            *o = pair[1];
-        }
-    }
-}
-
-/// [`Sample::deinterleave`] for `f32`, eight pairs at a time (two shuffles and two lane
-/// permutations per sixteen values).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn deinterleave_f32_avx2(src: &[f32], even: &mut [f32], odd: &mut [f32]) {
-    use std::arch::x86_64::*;
-    let n = even.len();
-    assert!(odd.len() == n && src.len() >= 2 * n);
-    let groups = n / 8;
-    for g in 0..groups {
-        // SAFETY: values 16g .. 16g + 16 of src and 8g .. 8g + 8 of even and odd exist.
-        unsafe {
-            let a = _mm256_loadu_ps(src.as_ptr().add(16 * g));
-            let b = _mm256_loadu_ps(src.as_ptr().add(16 * g + 8));
-            // [a0 a2 b0 b2 | a4 a6 b4 b6] and [a1 a3 b1 b3 | a5 a7 b5 b7], then the 64-bit
-            // quarters in the order 0, 2, 1, 3.
-            let e = _mm256_shuffle_ps::<0b10_00_10_00>(a, b);
-            let o = _mm256_shuffle_ps::<0b11_01_11_01>(a, b);
-            let e = _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(e)));
-            let o = _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(o)));
-            _mm256_storeu_ps(even.as_mut_ptr().add(8 * g), e);
-            _mm256_storeu_ps(odd.as_mut_ptr().add(8 * g), o);
-        }
-    }
-    for k in 8 * groups..n {
-        even[k] = src[2 * k];
-        odd[k] = src[2 * k + 1];
+        0
     }
 }
 
@@ -961,9 +927,13 @@ struct HalfbandUp<T: Sample> {
     asymmetry: f64,
     /// The input, oldest first: `T - 1` samples of history, then the chunk being processed.
     input: Vec<T>,
-    /// The odd phase's outputs for the chunk.
+    /// The odd phase's outputs: [`ODD_HISTORY`] of the previous chunks, then the chunk's.
     odd: Vec<T>,
 }
+
+/// Odd-phase outputs a [`HalfbandUp`] keeps from chunk to chunk, for the factor-4 path of
+/// [`CascadeInterpolator::process_chunk_planar`] (which reads six back).
+const ODD_HISTORY: usize = 8;
 
 impl<T: Sample> HalfbandUp<T> {
     /// `design` must be a 2x Nyquist design; chunks of up to `max_chunk` input samples.
@@ -982,7 +952,7 @@ impl<T: Sample> HalfbandUp<T> {
             half: coeffs[..t / 2].iter().map(|&c| T::from_f64(c)).collect(),
             coeffs: coeffs.into_iter().map(T::from_f64).collect(),
             input: vec![T::default(); t - 1 + max_chunk],
-            odd: vec![T::default(); max_chunk],
+            odd: vec![T::default(); ODD_HISTORY + max_chunk],
         }
     }
 
@@ -996,15 +966,24 @@ impl<T: Sample> HalfbandUp<T> {
         &mut self.input[h..h + n]
     }
 
-    /// The odd phase of the chunk of `n` samples into `self.odd[..n]`.
+    /// The odd phase of the chunk of `n` samples into `self.odd[ODD_HISTORY..][..n]`.
     #[inline(always)]
     fn filter(&mut self, n: usize) {
         let t = self.coeffs.len();
+        let odd = &mut self.odd[ODD_HISTORY..ODD_HISTORY + n];
         if self.folded {
-            T::fir_symmetric(&self.half, &self.input[..t - 1 + n], &mut self.odd[..n]);
+            T::fir_symmetric(&self.half, &self.input[..t - 1 + n], odd);
         } else {
-            fir(&self.coeffs, &self.input[..t - 1 + n], &mut self.odd[..n]);
+            fir(&self.coeffs, &self.input[..t - 1 + n], odd);
         }
+    }
+
+    /// After a chunk of `n`: its last inputs and odd outputs become the history.
+    #[inline(always)]
+    fn advance(&mut self, n: usize) {
+        let t = self.coeffs.len();
+        self.input.copy_within(n..n + t - 1, 0);
+        self.odd.copy_within(n..n + ODD_HISTORY, 0);
     }
 
     /// Interpolate the `n` samples written into [`HalfbandUp::chunk`] to `out[..2n]`
@@ -1014,16 +993,17 @@ impl<T: Sample> HalfbandUp<T> {
         self.filter(n);
         // Phase 0: the input delayed by T/2 (sample k sits at index T - 1 + k).
         let delayed = &self.input[t / 2 - 1..t / 2 - 1 + n];
-        for ((pair, &d), &o) in out[..2 * n].chunks_exact_mut(2).zip(delayed).zip(&self.odd[..n]) {
+        let odd = &self.odd[ODD_HISTORY..ODD_HISTORY + n];
+        for ((pair, &d), &o) in out[..2 * n].chunks_exact_mut(2).zip(delayed).zip(odd) {
             pair[0] = d;
             pair[1] = o;
         }
-        self.input.copy_within(n..n + t - 1, 0);
+        self.advance(n);
     }
 
-    /// [`HalfbandUp::process`] as the last stage of a cascade of factor `L`, writing its
-    /// output phase by phase: the `2n` outputs are `n / (L/2)` base-rate steps of `L`
-    /// samples, and sample `p` of step `k` goes to `out[p · stride + k]`.
+    /// [`HalfbandUp::process`] as the last stage of a cascade of factor `L` (8 or 16),
+    /// writing its output phase by phase: the `2n` outputs are `n / (L/2)` base-rate steps of
+    /// `L` samples, and sample `p` of step `k` goes to `out[p · stride + k]`.
     #[inline(always)]
     fn process_planar<const L: usize>(&mut self, n: usize, out: &mut [T], stride: usize) {
         let t = self.coeffs.len();
@@ -1032,18 +1012,7 @@ impl<T: Sample> HalfbandUp<T> {
         debug_assert_eq!(steps * half, n);
         self.filter(n);
         let delayed = &self.input[t / 2 - 1..t / 2 - 1 + n];
-        let odd = &self.odd[..n];
-        if half == 2 {
-            // Rows 0 and 2 are the delayed input's even and odd samples, rows 1 and 3 the
-            // filtered ones'.
-            let (rows01, rows23) = out.split_at_mut(2 * stride);
-            let (row0, row1) = rows01.split_at_mut(stride);
-            let (row2, row3) = rows23.split_at_mut(stride);
-            T::deinterleave(delayed, &mut row0[..steps], &mut row2[..steps]);
-            T::deinterleave(odd, &mut row1[..steps], &mut row3[..steps]);
-            self.input.copy_within(n..n + t - 1, 0);
-            return;
-        }
+        let odd = &self.odd[ODD_HISTORY..ODD_HISTORY + n];
         for h in 0..half {
             // Input sample k·(L/2) + h gives the step's samples 2h (delayed) and 2h + 1.
             let (even_out, odd_out) = out[2 * h * stride..].split_at_mut(stride);
@@ -1053,12 +1022,81 @@ impl<T: Sample> HalfbandUp<T> {
                 *o = v;
             }
         }
-        self.input.copy_within(n..n + t - 1, 0);
+        self.advance(n);
     }
 
     fn reset(&mut self) {
         self.input.fill(T::default());
+        self.odd.fill(T::default());
     }
+}
+
+/// The factor-4 cascade's second stage computed from the first stage's two phases without
+/// interleaving them: with `d[k]` the first stage's delayed input and `o[k]` its odd output
+/// (its 2x output is `d[0], o[0], d[1], o[1], ...`), a 12-tap second stage of taps `c_i`
+/// (`c_i = c_{11-i}`) gives the four samples of base step `k` as
+///
+/// ```text
+/// row 0: d[k-3]                         row 1: Σ_l c_{2l} (o[k-6+l] + d[k-l])
+/// row 2: o[k-3]                         row 3: Σ_l c_{2l} (d[k-5+l] + o[k-l])     (l < 6)
+/// ```
+///
+/// (the second stage's delayed phase is its input six samples back; of its odd phase's taps
+/// the even ones meet one of the first stage's phases and the odd ones, the mirror images,
+/// the other). Rows 1 and 3 share their input windows: 13 of them for 32 outputs, where the
+/// interleaved stage loads 24 and then the rows are deinterleaved. The same sums as the folded
+/// second stage in another order, so within the same rounding bound.
+///
+/// `d` holds `d[k - 5]` at index `k` (`n + 5` values), `o` holds `o[k - 6]` at index `k`
+/// (`n + 6` values), `taps` the six `c_{2l}`.
+#[inline(always)]
+fn quarter_rows<T: Sample>(taps: &[T; 6], d: &[T], o: &[T], rows: [&mut [T]; 4]) {
+    let [row0, row1, row2, row3] = rows;
+    let n = row0.len();
+    assert!(d.len() >= n + 5 && o.len() >= n + 6 && row1.len() == n && row2.len() == n && row3.len() == n);
+    row0.copy_from_slice(&d[2..2 + n]);
+    row2.copy_from_slice(&o[3..3 + n]);
+    #[cfg(target_arch = "x86_64")]
+    let done = T::quarter_rows_simd(taps, d, o, row1, row3);
+    #[cfg(not(target_arch = "x86_64"))]
+    let done = 0;
+    for k in done..n {
+        let (mut one, mut three) = (T::default(), T::default());
+        for (l, &c) in taps.iter().enumerate() {
+            one = one + c * (o[k + l] + d[k + 5 - l]);
+            three = three + c * (d[k + l] + o[k + 6 - l]);
+        }
+        row1[k] = one;
+        row3[k] = three;
+    }
+}
+
+/// [`quarter_rows`]' rows 1 and 3 sixteen steps at a time; returns the steps written.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn quarter_rows_f32_avx512(taps: &[f32; 6], d: &[f32], o: &[f32], row1: &mut [f32], row3: &mut [f32]) -> usize {
+    use std::arch::x86_64::*;
+    let n = row1.len();
+    assert!(d.len() >= n + 5 && o.len() >= n + 6 && row3.len() == n);
+    let runs = n / 16;
+    let c: [__m512; 6] = std::array::from_fn(|l| _mm512_set1_ps(taps[l]));
+    for run in 0..runs {
+        let k = 16 * run;
+        // SAFETY: k + 15 + 5 < n + 5 <= d.len() and k + 15 + 6 < n + 6 <= o.len().
+        let dw: [__m512; 6] = std::array::from_fn(|s| unsafe { _mm512_loadu_ps(d.as_ptr().add(k + s)) });
+        let ow: [__m512; 7] = std::array::from_fn(|s| unsafe { _mm512_loadu_ps(o.as_ptr().add(k + s)) });
+        let (mut one, mut three) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+        for l in 0..6 {
+            one = _mm512_fmadd_ps(c[l], _mm512_add_ps(ow[l], dw[5 - l]), one);
+            three = _mm512_fmadd_ps(c[l], _mm512_add_ps(dw[l], ow[6 - l]), three);
+        }
+        // SAFETY: k + 16 <= n = row1.len() = row3.len().
+        unsafe {
+            _mm512_storeu_ps(row1.as_mut_ptr().add(k), one);
+            _mm512_storeu_ps(row3.as_mut_ptr().add(k), three);
+        }
+    }
+    16 * runs
 }
 
 /// Taps per phase of the second, third and fourth 2x stage of a [`CascadeInterpolator`]. The
@@ -1121,16 +1159,17 @@ impl<T: Sample> CascadeInterpolator<T> {
     /// `M` the largest exact magnitude at a stage's input (so `M + e` the largest computed
     /// one), the filtered phase is off by at most `g·e + γ·g·(M + e)` and its exact values are
     /// at most `g·M` (`g` = the stage's `Σ |c|`, at least 1; `γ` from [`fir_rounding`]); the
-    /// delayed phase only carries `e` and `M` over; a folded stage adds its asymmetry (zero
-    /// for an exactly symmetric design) times `M + e`. About 2e-5 for an `f32` 4x detector,
-    /// 1e-13 in `f64`.
+    /// delayed phase only carries `e` and `M` over; a stage that may be folded (the folded
+    /// kernels, and the second stage of [`CascadeInterpolator::process_chunk_planar`] at
+    /// factor 4, whatever the machine) adds its asymmetry (zero for an exactly symmetric
+    /// design) times `M + e`. About 2e-5 for an `f32` 4x detector, 1e-13 in `f64`.
     pub fn rounding_bound(&self) -> f64 {
         let u = T::UNIT_ROUNDOFF;
         let (mut error, mut magnitude) = (u, 1.0);
         for stage in &self.stages {
             let g = stage.gain_bound.max(1.0);
             let gamma = fir_rounding(stage.coeffs.len(), u);
-            let asymmetry = if stage.folded { stage.asymmetry } else { 0.0 };
+            let asymmetry = if stage.folded || self.factor == 4 { stage.asymmetry } else { 0.0 };
             error = g * error + (gamma * g + asymmetry) * (magnitude + error);
             magnitude *= g;
         }
@@ -1158,6 +1197,23 @@ impl<T: Sample> CascadeInterpolator<T> {
             *to = T::from_f64(x);
         }
         let mut n = input.len();
+        if L == 4 {
+            // The second stage straight from the first one's phases (see `quarter_rows`).
+            let [first, second] = &mut self.stages[..] else { unreachable!("factor 4 has two stages") };
+            first.filter(n);
+            let t = first.coeffs.len();
+            debug_assert_eq!(second.coeffs.len(), 12);
+            let taps: [T; 6] = std::array::from_fn(|l| second.coeffs[2 * l]);
+            let (rows01, rows23) = out.split_at_mut(2 * stride);
+            let (row0, row1) = rows01.split_at_mut(stride);
+            let (row2, row3) = rows23.split_at_mut(stride);
+            // d[k - 5] and o[k - 6] at index k: the delayed input starts at T/2 - 1.
+            let d = &first.input[t / 2 - 6..t / 2 - 1 + n];
+            let o = &first.odd[ODD_HISTORY - 6..ODD_HISTORY + n];
+            quarter_rows(&taps, d, o, [&mut row0[..n], &mut row1[..n], &mut row2[..n], &mut row3[..n]]);
+            first.advance(n);
+            return;
+        }
         let last = self.stages.len() - 1;
         for s in 0..last {
             let (done, later) = self.stages.split_at_mut(s + 1);
@@ -1646,16 +1702,45 @@ mod tests {
         }
     }
 
+    /// The planar output is the block output's samples phase by phase, at every factor, in
+    /// `f64` (within rounding: the factor-4 path sums the second stage in another order) and
+    /// in `f32` (within twice the proven bound), in chunks of every length up to a full one.
     #[test]
-    fn deinterleaving_splits_pairs() {
-        let src: Vec<f32> = (0..80).map(|i| i as f32).collect();
-        for n in [0, 1, 7, 8, 9, 16, 33, 40] {
-            let (mut even, mut odd) = (vec![-1.0f32; n], vec![-1.0f32; n]);
-            f32::deinterleave(&src, &mut even, &mut odd);
-            for k in 0..n {
-                assert_eq!((even[k], odd[k]), ((2 * k) as f32, (2 * k + 1) as f32), "n={n}");
+    fn planar_chunks_are_the_block_output_phase_by_phase() {
+        let x: Vec<f64> = (0..3000).map(|i| (((i * 7919) % 2003) as f64 / 1001.0 - 1.0) * 0.9).collect();
+        fn check<T: Sample + Into<f64>, const L: usize>(x: &[f64], tolerance: f64) {
+            let mut block = CascadeInterpolator::<T>::new(L, 128, 0.485);
+            let mut planar = CascadeInterpolator::<T>::new(L, 128, 0.485);
+            let tol = tolerance.max(2.0 * block.rounding_bound());
+            let xt: Vec<T> = x.iter().map(|&v| T::from_f64(v)).collect();
+            let mut expected = vec![T::default(); L * x.len()];
+            block.process_block(&xt, &mut expected);
+            let mut start = 0;
+            for size in [1usize, 17, 128, 64, 100, 3, 127].iter().cycle() {
+                let end = (start + size).min(x.len());
+                let n = end - start;
+                let stride = n + 3;
+                let mut rows = vec![T::default(); L * stride];
+                planar.process_chunk_planar::<L>(&x[start..end], &mut rows, stride);
+                for k in 0..n {
+                    for p in 0..L {
+                        let (got, want): (f64, f64) =
+                            (rows[p * stride + k].into(), expected[L * (start + k) + p].into());
+                        assert!((got - want).abs() <= tol, "L={L} sample {} phase {p}: {got} vs {want}", start + k);
+                    }
+                }
+                start = end;
+                if start == x.len() {
+                    break;
+                }
             }
         }
+        check::<f64, 4>(&x, 1e-14);
+        check::<f64, 8>(&x, 0.0);
+        check::<f64, 16>(&x, 0.0);
+        check::<f32, 4>(&x, 0.0);
+        check::<f32, 8>(&x, 0.0);
+        check::<f32, 16>(&x, 0.0);
     }
 
     #[test]

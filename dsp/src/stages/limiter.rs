@@ -377,7 +377,9 @@ impl Stage for Limiter {
             .map(|o| {
                 // The main limiter's readings need no proven bound (the guard's carry the
                 // promise): its fits run in `f32`.
-                std::array::from_fn(|_| PeakEstimator::new(o.factor(), DETECTOR_TAPS, DETECTOR_PASSBAND).with_f32_fits())
+                std::array::from_fn(|_| {
+                    PeakEstimator::new(o.factor(), DETECTOR_TAPS, DETECTOR_PASSBAND).with_f32_fits()
+                })
             })
             .collect();
         self.guard_detectors = PeakOversampling::ALL
