@@ -1190,6 +1190,7 @@ impl<T: Sample> CascadeInterpolator<T> {
     /// samples with output phase by phase: high-rate sample `p` of input sample `k` goes to
     /// `out[p · stride + k]` (`stride >= input.len()`). For a caller that searches across input
     /// samples in vector lanes: no interleaving to undo. `L` must be the factor.
+    #[inline(always)]
     pub fn process_chunk_planar<const L: usize>(&mut self, input: &[f64], out: &mut [T], stride: usize) {
         assert!(L == self.factor && input.len() <= CASCADE_CHUNK && stride >= input.len());
         assert!(out.len() >= (L - 1) * stride + input.len());

@@ -195,6 +195,7 @@ impl PeakEstimator {
     /// step with smooth neighbours) stay under `floor` skip the fits (their divisions and
     /// square roots). `0` asks for every estimate exactly. (The limiter's floors are near its
     /// ceiling, far above where the `f32` products of these tests could underflow.)
+    #[inline(always)]
     pub fn push_block(&mut self, x: &[f64], peaks: &mut [f64], floor: f64) {
         // The largest `f32` `m` with `m · gain <= floor` (negative: never skip).
         let limit = Limits { any: f32_below(floor / self.fit_gain), smooth: f32_below(floor / SMOOTH_FIT_GAIN) };
