@@ -1,6 +1,6 @@
 //! A stereo delay line used for latency compensation.
 
-/// Samples moved per copy step of [`DelayLine::process`] (a stack buffer's worth).
+/// Samples moved per copy step of [`DelayLine::process`]: the ring's room beyond the delay.
 const COPY_STEP: usize = 64;
 
 /// Copy `out.len()` samples out of `ring` from `start` on, wrapping at its end.
@@ -20,26 +20,34 @@ fn ring_write(ring: &mut [f64], start: usize, input: &[f64]) {
 }
 
 /// A fixed-capacity stereo delay whose length can change at run time without allocating.
+///
+/// The ring holds a copy step more than the longest delay, so a step of input can go into the
+/// ring before the step's delayed output is read out of it (the two regions never overlap):
+/// two copies per sample, and the output can be scaled on its way out
+/// ([`DelayLine::process_scaled`]).
 #[derive(Debug, Default, Clone)]
 pub struct DelayLine {
     buf: [Vec<f64>; 2],
     /// Write position in the ring.
     pos: usize,
-    /// Current delay in samples (`<= capacity`).
+    /// Current delay in samples (`<= max_delay`).
     delay: usize,
+    /// The longest delay `prepare` made room for.
+    max_delay: usize,
 }
 
 impl DelayLine {
     /// Allocate room for delays up to `max_delay` samples.
     pub fn prepare(&mut self, max_delay: usize) {
-        let cap = max_delay + 1;
-        self.buf = [vec![0.0; cap], vec![0.0; cap]];
+        let len = max_delay + 1 + COPY_STEP;
+        self.buf = [vec![0.0; len], vec![0.0; len]];
         self.pos = 0;
+        self.max_delay = max_delay;
         self.delay = self.delay.min(max_delay);
     }
 
     pub fn capacity(&self) -> usize {
-        self.buf[0].len().saturating_sub(1)
+        self.max_delay
     }
 
     /// Set the delay (clamped to the capacity) and clear the contents.
@@ -67,56 +75,66 @@ impl DelayLine {
         if self.delay == 0 {
             return;
         }
+        self.run(left, right, |ring, read, x, _| ring_read(ring, read, x));
+    }
+
+    /// Delay both channels in place and multiply them by `gain_l` and `gain_r` (one gain per
+    /// output sample) on the way out of the ring: [`DelayLine::process`] followed by the
+    /// products, in one pass.
+    pub fn process_scaled(&mut self, left: &mut [f64], right: &mut [f64], gain_l: &[f64], gain_r: &[f64]) {
         let n = left.len().min(right.len());
-        if self.delay < COPY_STEP {
-            self.process_per_sample(&mut left[..n], &mut right[..n]);
+        assert!(gain_l.len() >= n && gain_r.len() >= n);
+        if self.delay == 0 {
+            for (x, g) in left[..n].iter_mut().zip(gain_l) {
+                *x *= g;
+            }
+            for (x, g) in right[..n].iter_mut().zip(gain_r) {
+                *x *= g;
+            }
             return;
         }
-        // Steps of at most `COPY_STEP <= delay` samples: everything a step reads from the ring
-        // was written before the step, so each step is three copies per channel (input aside,
-        // delayed output out of the ring, input into the ring) instead of a ring step per
-        // sample.
+        let gains = [gain_l, gain_r];
+        self.run(left, right, |ring, read, x, at| {
+            let gain = &gains[at.0][at.1..at.1 + x.len()];
+            let first = x.len().min(ring.len() - read);
+            for ((o, &v), &g) in x[..first].iter_mut().zip(&ring[read..]).zip(gain) {
+                *o = v * g;
+            }
+            for ((o, &v), &g) in x[first..].iter_mut().zip(ring.iter()).zip(&gain[first..]) {
+                *o = v * g;
+            }
+        });
+    }
+
+    /// Steps of at most [`COPY_STEP`] samples: each step's input goes into the ring, then
+    /// `read_out(ring, read position, step, (channel, offset in the block))` writes the
+    /// step's delayed samples over it.
+    #[inline(always)]
+    fn run(
+        &mut self,
+        left: &mut [f64],
+        right: &mut [f64],
+        mut read_out: impl FnMut(&[f64], usize, &mut [f64], (usize, usize)),
+    ) {
+        let n = left.len().min(right.len());
         let len = self.buf[0].len();
         let mut start = 0;
         while start < n {
             let step = (n - start).min(COPY_STEP);
+            // The delay is at most `len - 1 - COPY_STEP`: the `step` values written at `pos`
+            // and the `delay` values before them are all different places of the ring.
             let read = (self.pos + len - self.delay) % len;
-            for (x, ring) in
-                [&mut left[start..start + step], &mut right[start..start + step]].into_iter().zip(&mut self.buf)
+            for (ch, (x, ring)) in [&mut left[start..start + step], &mut right[start..start + step]]
+                .into_iter()
+                .zip(&mut self.buf)
+                .enumerate()
             {
-                let mut input = [0.0; COPY_STEP];
-                input[..step].copy_from_slice(x);
-                ring_read(ring, read, x);
-                ring_write(ring, self.pos, &input[..step]);
+                ring_write(ring, self.pos, x);
+                read_out(ring, read, x, (ch, start));
             }
             self.pos = (self.pos + step) % len;
             start += step;
         }
-    }
-
-    /// [`DelayLine::process`] one sample at a time, for delays shorter than a copy step.
-    fn process_per_sample(&mut self, left: &mut [f64], right: &mut [f64]) {
-        let len = self.buf[0].len();
-        let [bl, br] = &mut self.buf;
-        let mut pos = self.pos;
-        // The read index trails the write index by `delay`; both wrap with a compare instead
-        // of a per-sample `%` (a division).
-        let mut read = if pos >= self.delay { pos - self.delay } else { pos + len - self.delay };
-        for (l, r) in left.iter_mut().zip(right.iter_mut()) {
-            bl[pos] = *l;
-            br[pos] = *r;
-            *l = bl[read];
-            *r = br[read];
-            pos += 1;
-            if pos == len {
-                pos = 0;
-            }
-            read += 1;
-            if read == len {
-                read = 0;
-            }
-        }
-        self.pos = pos;
     }
 
     /// Copy `out_l.len()` past input samples, oldest first, starting `back` samples before
@@ -143,8 +161,8 @@ mod tests {
     #[test]
     fn output_is_the_input_delayed_for_every_delay_and_block_pattern() {
         let x: Vec<f64> = (0..5000).map(|i| (i as f64 * 0.37).sin() + i as f64 * 1e-3).collect();
-        for capacity in [1, 63, 64, 300] {
-            for delay in [1, 2, 63, 64, 65, 130, 299, 300] {
+        for capacity in [0, 1, 63, 64, 300] {
+            for delay in [0, 1, 2, 63, 64, 65, 130, 299, 300] {
                 if delay > capacity {
                     continue;
                 }
@@ -156,10 +174,27 @@ mod tests {
                     for (cl, cr) in l.chunks_mut(blocks).zip(r.chunks_mut(blocks)) {
                         line.process(cl, cr);
                     }
+                    // The same with gains on the way out.
+                    let mut scaled = DelayLine::default();
+                    scaled.prepare(capacity);
+                    scaled.set_delay(delay);
+                    let gain: Vec<f64> = (0..x.len()).map(|i| 1.0 - (i % 13) as f64 / 16.0).collect();
+                    let (mut sl, mut sr) = (x.clone(), x.iter().map(|v| -v).collect::<Vec<_>>());
+                    for (k, (cl, cr)) in sl.chunks_mut(blocks).zip(sr.chunks_mut(blocks)).enumerate() {
+                        let g = &gain[k * blocks..];
+                        let g_right: Vec<f64> = g[..cl.len()].iter().map(|v| 2.0 * v).collect();
+                        scaled.process_scaled(cl, cr, g, &g_right);
+                    }
                     for i in 0..x.len() {
                         let expected = if i >= delay { x[i - delay] } else { 0.0 };
                         assert_eq!(l[i], expected, "capacity {capacity} delay {delay} blocks {blocks} at {i}");
                         assert_eq!(r[i], -expected, "right, capacity {capacity} delay {delay} blocks {blocks} at {i}");
+                        assert_eq!(sl[i], expected * gain[i], "scaled, delay {delay} blocks {blocks} at {i}");
+                        assert_eq!(
+                            sr[i],
+                            -expected * 2.0 * gain[i],
+                            "scaled right, delay {delay} blocks {blocks} at {i}"
+                        );
                     }
                 }
             }

@@ -546,14 +546,9 @@ impl Limiter {
             }
         }
         self.ceiling_delay.push_fill(self.ceiling, &mut self.ceiling_at_guard[..n]);
-        self.main_delay.process(&mut left[..n], &mut right[..n]);
-
         // Guard: measure the limited output, plan a residual correction (the left peaks go
         // through the guard's gain buffer).
-        for i in 0..n {
-            left[i] *= self.gain_l[i];
-            right[i] *= self.gain_r[i];
-        }
+        self.main_delay.process_scaled(&mut left[..n], &mut right[..n], &self.gain_l[..n], &self.gain_r[..n]);
         {
             let [det_l, det_r] = &mut self.guard_detectors[index];
             // The detectors interpolate in `f32`: each reading is within `error_bound · S` of
@@ -577,11 +572,7 @@ impl Limiter {
             }
             self.guard_planner[0].process_block(&mut self.guard_gain[..n]);
         }
-        self.guard_delay.process(&mut left[..n], &mut right[..n]);
-        for i in 0..n {
-            left[i] *= self.guard_gain[i];
-            right[i] *= self.guard_gain[i];
-        }
+        self.guard_delay.process_scaled(&mut left[..n], &mut right[..n], &self.guard_gain[..n], &self.guard_gain[..n]);
         if n > 0 {
             let gain = self.gain_l[n - 1].min(self.gain_r[n - 1]) * self.guard_gain[n - 1];
             self.reduction_db = -gain_to_db(gain);
