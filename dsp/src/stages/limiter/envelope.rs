@@ -270,6 +270,7 @@ impl LookaheadEnvelope {
 
     /// Required gains in, gains out, in place: see [`LookaheadEnvelope::process`]. Each step
     /// runs over a chunk in its own loop, which keeps its state in registers.
+    #[inline(always)]
     pub fn process_block(&mut self, gains: &mut [f64]) {
         #[cfg(target_arch = "x86_64")]
         let fma = std::arch::is_x86_feature_detected!("fma");
@@ -280,6 +281,7 @@ impl LookaheadEnvelope {
 
     /// [`LookaheadEnvelope::process_block`], the followers with fused multiply-adds (`fma`,
     /// only where the CPU has them) or without.
+    #[inline(always)]
     fn process_block_with(&mut self, gains: &mut [f64], fma: bool) {
         for chunk in gains.chunks_mut(CHUNK) {
             self.hold.process_chunk(chunk);
@@ -456,6 +458,12 @@ impl Follower {
             *fast = held;
             return held;
         }
+        #[cfg(target_arch = "x86_64")]
+        if FMA {
+            // SAFETY: `FMA` is set only inside functions compiled for it, which run only
+            // where the CPU has it (see `process_block_with`).
+            return unsafe { self.step_fma::<MODE>(held, fast, slow) };
+        }
         let released = blend(*fast, self.keep_fast, self.fast);
         *fast = lesser(released, held);
         if MODE == FAST_ONLY {
@@ -465,6 +473,32 @@ impl Follower {
         let recovered = blend(*slow, self.keep_slow_release, self.slow_release);
         *slow = if MODE == AUTO { lesser(attacked, recovered) } else { greater(attacked, recovered) };
         lesser(*fast, *slow)
+    }
+
+    /// [`Follower::step`] with fused multiply-adds, written with scalar intrinsics so that
+    /// each state's chain stays one `vfmadd` and one `vminsd` (`vmaxsd`): left to itself the
+    /// compiler packs the two followers into one register and puts shuffles on both chains
+    /// (eight cycles per sample instead of six). The same operations, so the same result to
+    /// the bit as the generic fused path. `minsd` is [`lesser`] exactly (`a` if `a < b`,
+    /// else `b`), `maxsd` [`greater`].
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "fma")]
+    #[inline]
+    fn step_fma<const MODE: u8>(&self, held: f64, fast: &mut f64, slow: &mut f64) -> f64 {
+        use std::arch::x86_64::*;
+        let h = _mm_set_sd(held);
+        let keep_fast = _mm_set_sd(self.keep_fast);
+        let f = _mm_min_sd(_mm_fmadd_sd(_mm_set_sd(*fast), keep_fast, _mm_set_sd(held * self.fast)), h);
+        *fast = _mm_cvtsd_f64(f);
+        if MODE == FAST_ONLY {
+            return *fast;
+        }
+        let s = _mm_set_sd(*slow);
+        let attacked = _mm_fmadd_sd(s, _mm_set_sd(self.keep_slow_attack), _mm_set_sd(held * self.slow_attack));
+        let recovered = _mm_fmadd_sd(s, _mm_set_sd(self.keep_slow_release), _mm_set_sd(held * self.slow_release));
+        let s = if MODE == AUTO { _mm_min_sd(attacked, recovered) } else { _mm_max_sd(attacked, recovered) };
+        *slow = _mm_cvtsd_f64(s);
+        _mm_cvtsd_f64(_mm_min_sd(f, s))
     }
 }
 
@@ -563,7 +597,7 @@ mod tests {
 
     #[test]
     fn sliding_min_is_the_minimum_of_its_window() {
-        for len in [1, 2, 5, 76] {
+        for len in [1, 2, 5, 28, 63, 64, 65, 76, 100] {
             let mut hold = SlidingMin::new(100);
             hold.set_len(len);
             let x: Vec<f64> = (0..1000u64).map(|n| ((n * 2654435761) % 1009) as f64).collect();
