@@ -759,9 +759,8 @@ const WIDE_RUN: usize = 128;
 /// eight accumulators, and both sides' eight input registers carried from tap to tap of a
 /// residue (the sliding side's window moves up by a register, the mirrored side's down), so
 /// a tap costs two new loads for eight fused multiply-adds where the 64-output run needs about
-/// seven for four (the loads are mostly unaligned ones that cross a cache line, which cost
-/// two). 24 of the 32 registers hold the windows and sums. Returns the outputs written (whole
-/// runs only).
+/// seven for four (nearly all of them unaligned, most crossing a cache line). 24 of the 32
+/// registers hold the windows and sums. Returns the outputs written (whole runs only).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn fir_symmetric_f32_avx512_wide<const P: usize>(half: &[f32], x: &[f32], y: &mut [f32]) -> usize {
@@ -774,8 +773,8 @@ unsafe fn fir_symmetric_f32_avx512_wide<const P: usize>(half: &[f32], x: &[f32],
     for run in 0..runs {
         // SAFETY (all loads): the largest index read is run·W + h - 1 + 112 + 15 on the
         // sliding side and run·W + t - 1 + 112 + 15 on the mirrored side (W = WIDE_RUN), both
-        // within x (x.len() >= run·W + W + t - 1); the smallest is run·W + t - 1 - (h - 1)
-        // - 16·0 >= 0 on the mirrored side.
+        // within x (x.len() >= run·W + W + t - 1); the smallest mirrored one is
+        // run·W + t - 1 - (h - 1) = run·W + h.
         let xs = unsafe { x.as_ptr().add(run * WIDE_RUN) };
         let load = |at: usize| unsafe { _mm512_loadu_ps(xs.add(at)) };
         let mut acc = [_mm512_setzero_ps(); V];

@@ -546,8 +546,9 @@ impl Limiter {
             }
         }
         self.ceiling_delay.push_fill(self.ceiling, &mut self.ceiling_at_guard[..n]);
-        // Guard: measure the limited output, plan a residual correction (the left peaks go
-        // through the guard's gain buffer).
+        // The main gains apply to the delayed audio on its way out of the delay line. Guard:
+        // measure the limited output, plan a residual correction (the left peaks go through
+        // the guard's gain buffer).
         self.main_delay.process_scaled(&mut left[..n], &mut right[..n], &self.gain_l[..n], &self.gain_r[..n]);
         {
             let [det_l, det_r] = &mut self.guard_detectors[index];
