@@ -205,6 +205,15 @@ pub struct LookaheadEnvelope {
     slow: f64,
     first: RunningMean,
     second: RunningMean,
+    /// Without a follower ([`Release::INSTANT`]): how many requirements of 1 in a row came in
+    /// last (saturating), and the output of a chunk of 1s computed in full from the steady
+    /// state. After [`LookaheadEnvelope::settle_len`] of them every window holds only the
+    /// steady state of an input of 1, so a chunk of 1s gives one output on every sample and
+    /// leaves the state as it was, but for the hold's position (see
+    /// [`LookaheadEnvelope::settled_chunk`]). The guard's planner sees a requirement under 1
+    /// on a few samples in ten thousand.
+    ones_run: usize,
+    settled_output: Option<f64>,
 }
 
 impl LookaheadEnvelope {
@@ -221,6 +230,8 @@ impl LookaheadEnvelope {
             slow: 1.0,
             first: RunningMean::new(max_ramp),
             second: RunningMean::new(max_ramp),
+            ones_run: 0,
+            settled_output: None,
         };
         env.set_ramp(max_ramp);
         env
@@ -246,7 +257,17 @@ impl LookaheadEnvelope {
         self.release = release;
     }
 
+    /// Requirements of 1 in a row after which the state is the steady state of an input of 1:
+    /// two holds (the values of a whole hold block, and the block before them, whose suffix
+    /// minima the hold reads), then each mean's window and the rest of the chunk it filled in:
+    /// a running sum that saw its window settle part-way through a chunk may be a rounding off
+    /// the fresh sum until the next chunk takes it afresh from its history.
+    fn settle_len(&self) -> usize {
+        2 * self.hold.len + self.first.len + self.second.len + 2 * CHUNK
+    }
+
     pub fn reset(&mut self) {
+        (self.ones_run, self.settled_output) = (0, None);
         self.hold.reset();
         self.fast = 1.0;
         self.slow = 1.0;
@@ -257,7 +278,8 @@ impl LookaheadEnvelope {
     /// Make this planner's state a copy of `other`'s without allocating (both were made by
     /// `new` with the same arguments).
     pub fn copy_from(&mut self, other: &Self) {
-        let Self { hold, spread, release, fast, slow, first, second } = self;
+        let Self { hold, spread, release, fast, slow, first, second, ones_run, settled_output } = self;
+        (*ones_run, *settled_output) = (other.ones_run, other.settled_output);
         hold.values.copy_from_slice(&other.hold.values);
         hold.suffix.copy_from_slice(&other.hold.suffix);
         (hold.len, hold.prefix, hold.pos) = (other.hold.len, other.hold.prefix, other.hold.pos);
@@ -284,6 +306,14 @@ impl LookaheadEnvelope {
     #[inline(always)]
     fn process_block_with(&mut self, gains: &mut [f64], fma: bool) {
         for chunk in gains.chunks_mut(CHUNK) {
+            let mut record = false;
+            if self.release.fast == 1.0 {
+                match self.settled_chunk(chunk) {
+                    Settled::Done => continue,
+                    Settled::Record => record = true,
+                    Settled::Compute => {}
+                }
+            }
             self.hold.process_chunk(chunk);
             let rel = self.release;
             let mode = if rel.auto && rel.slow_attack >= rel.slow_release {
@@ -305,10 +335,49 @@ impl LookaheadEnvelope {
             match mode {
                 AUTO => self.release_and_means::<AUTO, false>(chunk),
                 AUTO_SLOWER_ATTACK => self.release_and_means::<AUTO_SLOWER_ATTACK, false>(chunk),
-                INSTANT => self.release_and_means::<INSTANT, false>(chunk),
+                INSTANT => {
+                    self.release_and_means::<INSTANT, false>(chunk);
+                    if record {
+                        self.settled_output = Some(chunk[chunk.len() - 1]);
+                    }
+                }
                 _ => self.release_and_means::<FAST_ONLY, false>(chunk),
             }
         }
+    }
+
+    /// Without a follower: count the chunk's requirements of 1. A chunk of 1s that starts in
+    /// the steady state (see [`LookaheadEnvelope::ones_run`]) is computed in full once
+    /// ([`Settled::Record`]: its outputs are all one value, which is kept); after that such a
+    /// chunk gets that value on every sample and the hold moves on as its own loop would
+    /// ([`Settled::Done`]). The same result to the bit: in the steady state the hold's values
+    /// and suffix minima are all 1 and so is every output of the hold, and both means' windows
+    /// hold constants, so their sums, taken afresh from their histories at the start of the
+    /// chunk, do not move. (Only a chunk that starts settled is recorded: one that settles
+    /// part-way carries running sums that may differ from the fresh ones by a rounding.)
+    #[inline(always)]
+    fn settled_chunk(&mut self, chunk: &mut [f64]) -> Settled {
+        let m = chunk.len();
+        let trailing = chunk.iter().rev().take_while(|&&g| g == 1.0).count();
+        let settled = self.ones_run >= self.settle_len();
+        self.ones_run = if trailing == m { self.ones_run.saturating_add(m) } else { trailing };
+        if !(settled && trailing == m) {
+            self.settled_output = None;
+            return Settled::Compute;
+        }
+        let Some(output) = self.settled_output else {
+            return Settled::Record;
+        };
+        chunk.fill(output);
+        // The hold's loop: its position moves on; at a block boundary it recomputes the
+        // suffix minima (still 1) and restarts its running prefix, which is then 1 again
+        // after the next value (or +inf if the chunk ended on the boundary).
+        let hold = &mut self.hold;
+        hold.pos = (hold.pos + m) % hold.len;
+        hold.prefix = if hold.pos == 0 { f64::INFINITY } else { 1.0 };
+        // The follower's state without a follower: the last held value.
+        self.fast = 1.0;
+        Settled::Done
     }
 
     /// [`LookaheadEnvelope::release_and_means`] compiled for FMA: each follower's step is one
@@ -392,6 +461,16 @@ impl LookaheadEnvelope {
         }
         (self.fast, self.slow) = (fast, slow);
     }
+}
+
+/// What [`LookaheadEnvelope::settled_chunk`] did with a chunk.
+enum Settled {
+    /// Not settled: compute it.
+    Compute,
+    /// Settled, and its value not yet known: compute it and keep its output.
+    Record,
+    /// Written.
+    Done,
 }
 
 /// Modes of [`Follower::step`]: no release smoothing ([`Release::INSTANT`]), the fast follower
@@ -565,6 +644,49 @@ mod tests {
                 }
                 assert!(fused == reference);
             }
+        }
+    }
+
+    /// Without a follower, long runs of requirements of 1 (the guard's usual input) take the
+    /// settled shortcut, and the output is still the three separate steps' to the bit, with
+    /// dips now and then, ramps of odd and even lengths and blocks cut anywhere.
+    #[test]
+    fn settled_chunks_give_the_computed_output() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let req: Vec<f64> = (0..40_000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                // A dip now and then (a few in a thousand), of any value (all 53 bits).
+                if state % 300 < 2 {
+                    0.5 + 0.5 * (state >> 11) as f64 / (1u64 << 53) as f64
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        for (ramp, spread) in [(12, 8), (13, 2), (2, 0), (72, 2)] {
+            let mut fast = LookaheadEnvelope::new(ramp, spread);
+            let mut reference = LookaheadEnvelope::new(ramp, spread);
+            fast.set_release(Release::INSTANT);
+            reference.set_release(Release::INSTANT);
+            let (mut a, mut b) = (req.clone(), req.clone());
+            let (mut start, mut shortcuts) = (0, 0);
+            for size in [1usize, 7, 64, 100, 513, 2000].iter().cycle() {
+                let end = (start + size).min(req.len());
+                fast.process_block(&mut a[start..end]);
+                reference.process_block_unfused(&mut b[start..end]);
+                shortcuts += fast.settled_output.is_some() as usize;
+                start = end;
+                if start == req.len() {
+                    break;
+                }
+            }
+            for (n, (x, y)) in a.iter().zip(&b).enumerate() {
+                assert_eq!(x.to_bits(), y.to_bits(), "ramp {ramp} spread {spread} n {n}");
+            }
+            assert!(shortcuts > 10, "ramp {ramp}: the shortcut was taken after only {shortcuts} blocks");
         }
     }
 
