@@ -358,7 +358,10 @@ impl LookaheadEnvelope {
     #[inline(always)]
     fn settled_chunk(&mut self, chunk: &mut [f64]) -> Settled {
         let m = chunk.len();
-        let trailing = chunk.iter().rev().take_while(|&&g| g == 1.0).count();
+        // All 1s (the usual case) in one pass that runs in vector lanes; the trailing count
+        // only where it is not.
+        let all_ones = chunk.iter().fold(true, |all, &g| all & (g == 1.0));
+        let trailing = if all_ones { m } else { chunk.iter().rev().take_while(|&&g| g == 1.0).count() };
         let settled = self.ones_run >= self.settle_len();
         self.ones_run = if trailing == m { self.ones_run.saturating_add(m) } else { trailing };
         if !(settled && trailing == m) {
