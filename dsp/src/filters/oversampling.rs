@@ -534,7 +534,8 @@ impl Sample for f32 {
     #[cfg(target_arch = "x86_64")]
     #[inline]
     fn quarter_rows_simd(taps: &[Self; 6], d: &[Self], o: &[Self], row1: &mut [Self], row3: &mut [Self]) -> usize {
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        let n = row1.len();
+        if std::arch::is_x86_feature_detected!("avx512f") && d.len() >= n + 16 && o.len() >= n + 16 {
             // SAFETY: the CPU has AVX-512F (which implies AVX2 and FMA), checked just above.
             return unsafe { quarter_rows_f32_avx512(taps, d, o, row1, row3) };
         }
@@ -933,6 +934,8 @@ struct HalfbandUp<T: Sample> {
 /// Odd-phase outputs a [`HalfbandUp`] keeps from chunk to chunk, for the factor-4 path of
 /// [`CascadeInterpolator::process_chunk_planar`] (which reads six back).
 const ODD_HISTORY: usize = 8;
+/// Values past the chunk that [`quarter_rows_f32_avx512`] may load (and not use).
+const QUARTER_PAD: usize = 11;
 
 impl<T: Sample> HalfbandUp<T> {
     /// `design` must be a 2x Nyquist design; chunks of up to `max_chunk` input samples.
@@ -951,7 +954,7 @@ impl<T: Sample> HalfbandUp<T> {
             half: coeffs[..t / 2].iter().map(|&c| T::from_f64(c)).collect(),
             coeffs: coeffs.into_iter().map(T::from_f64).collect(),
             input: vec![T::default(); t - 1 + max_chunk],
-            odd: vec![T::default(); ODD_HISTORY + max_chunk],
+            odd: vec![T::default(); ODD_HISTORY + max_chunk + QUARTER_PAD],
         }
     }
 
@@ -1046,8 +1049,9 @@ impl<T: Sample> HalfbandUp<T> {
 /// interleaved stage loads 24 and then the rows are deinterleaved. The same sums as the folded
 /// second stage in another order, so within the same rounding bound.
 ///
-/// `d` holds `d[k - 5]` at index `k` (`n + 5` values), `o` holds `o[k - 6]` at index `k`
-/// (`n + 6` values), `taps` the six `c_{2l}`.
+/// `d` holds `d[k - 5]` at index `k` (`n + 5` values at least; the vector kernel runs where
+/// there are `n + 16`), `o` holds `o[k - 6]` at index `k` (`n + 6`, likewise), `taps` the six
+/// `c_{2l}`.
 #[inline(always)]
 fn quarter_rows<T: Sample>(taps: &[T; 6], d: &[T], o: &[T], rows: [&mut [T]; 4]) {
     let [row0, row1, row2, row3] = rows;
@@ -1076,14 +1080,44 @@ fn quarter_rows<T: Sample>(taps: &[T; 6], d: &[T], o: &[T], rows: [&mut [T]; 4])
 unsafe fn quarter_rows_f32_avx512(taps: &[f32; 6], d: &[f32], o: &[f32], row1: &mut [f32], row3: &mut [f32]) -> usize {
     use std::arch::x86_64::*;
     let n = row1.len();
-    assert!(d.len() >= n + 5 && o.len() >= n + 6 && row3.len() == n);
+    assert!(d.len() >= n + 16 && o.len() >= n + 16 && row3.len() == n);
     let runs = n / 16;
     let c: [__m512; 6] = std::array::from_fn(|l| _mm512_set1_ps(taps[l]));
     for run in 0..runs {
         let k = 16 * run;
-        // SAFETY: k + 15 + 5 < n + 5 <= d.len() and k + 15 + 6 < n + 6 <= o.len().
-        let dw: [__m512; 6] = std::array::from_fn(|s| unsafe { _mm512_loadu_ps(d.as_ptr().add(k + s)) });
-        let ow: [__m512; 7] = std::array::from_fn(|s| unsafe { _mm512_loadu_ps(o.as_ptr().add(k + s)) });
+        // SAFETY: the loads read up to k + 31 <= n + 15 < n + 16 <= d.len(), o.len(). The
+        // windows at offsets 1 to 6 are the two registers' values shifted across lanes (one
+        // shuffle each instead of one more unaligned load).
+        let (d0, d1, o0, o1) = unsafe {
+            (
+                _mm512_castps_si512(_mm512_loadu_ps(d.as_ptr().add(k))),
+                _mm512_castps_si512(_mm512_loadu_ps(d.as_ptr().add(k + 16))),
+                _mm512_castps_si512(_mm512_loadu_ps(o.as_ptr().add(k))),
+                _mm512_castps_si512(_mm512_loadu_ps(o.as_ptr().add(k + 16))),
+            )
+        };
+        macro_rules! shifted {
+            ($lo:expr, $hi:expr, $s:literal) => {
+                _mm512_castsi512_ps(_mm512_alignr_epi32::<$s>($hi, $lo))
+            };
+        }
+        let dw: [__m512; 6] = [
+            _mm512_castsi512_ps(d0),
+            shifted!(d0, d1, 1),
+            shifted!(d0, d1, 2),
+            shifted!(d0, d1, 3),
+            shifted!(d0, d1, 4),
+            shifted!(d0, d1, 5),
+        ];
+        let ow: [__m512; 7] = [
+            _mm512_castsi512_ps(o0),
+            shifted!(o0, o1, 1),
+            shifted!(o0, o1, 2),
+            shifted!(o0, o1, 3),
+            shifted!(o0, o1, 4),
+            shifted!(o0, o1, 5),
+            shifted!(o0, o1, 6),
+        ];
         let (mut one, mut three) = (_mm512_setzero_ps(), _mm512_setzero_ps());
         for l in 0..6 {
             one = _mm512_fmadd_ps(c[l], _mm512_add_ps(ow[l], dw[5 - l]), one);
@@ -1208,8 +1242,10 @@ impl<T: Sample> CascadeInterpolator<T> {
             let (row0, row1) = rows01.split_at_mut(stride);
             let (row2, row3) = rows23.split_at_mut(stride);
             // d[k - 5] and o[k - 6] at index k: the delayed input starts at T/2 - 1.
-            let d = &first.input[t / 2 - 6..t / 2 - 1 + n];
-            let o = &first.odd[ODD_HISTORY - 6..ODD_HISTORY + n];
+            // (With up to QUARTER_PAD more values where the buffers have them, for the vector
+            // kernel's whole-register loads.)
+            let d = &first.input[t / 2 - 6..(t / 2 - 1 + n + QUARTER_PAD).min(first.input.len())];
+            let o = &first.odd[ODD_HISTORY - 6..ODD_HISTORY + n + QUARTER_PAD];
             quarter_rows(&taps, d, o, [&mut row0[..n], &mut row1[..n], &mut row2[..n], &mut row3[..n]]);
             first.advance(n);
             return;
