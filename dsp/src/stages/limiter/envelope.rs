@@ -254,6 +254,10 @@ impl LookaheadEnvelope {
     }
 
     pub fn set_release(&mut self, release: Release) {
+        if release != self.release {
+            // The steady-state count is kept only without a follower: start it again.
+            (self.ones_run, self.settled_output) = (0, None);
+        }
         self.release = release;
     }
 
@@ -690,6 +694,22 @@ mod tests {
                 assert_eq!(x.to_bits(), y.to_bits(), "ramp {ramp} spread {spread} n {n}");
             }
             assert!(shortcuts > 10, "ramp {ramp}: the shortcut was taken after only {shortcuts} blocks");
+            // Settled, then a while with a follower (no shortcut there) and lower requirements,
+            // then without one again: the count starts afresh, so no stale steady value comes
+            // back.
+            let with_follower = Release { fast: 0.01, ..Release::INSTANT };
+            for (release, value) in [(Release::INSTANT, 1.0), (with_follower, 0.7), (Release::INSTANT, 1.0)] {
+                fast.set_release(release);
+                reference.set_release(release);
+                for _ in 0..20 {
+                    let (mut a, mut b) = (vec![value; 100], vec![value; 100]);
+                    fast.process_block(&mut a);
+                    reference.process_block_unfused(&mut b);
+                    for (x, y) in a.iter().zip(&b) {
+                        assert_eq!(x.to_bits(), y.to_bits(), "ramp {ramp} after a release change");
+                    }
+                }
+            }
         }
     }
 
