@@ -22,9 +22,10 @@ fn ring_write(ring: &mut [f64], start: usize, input: &[f64]) {
 /// A fixed-capacity stereo delay whose length can change at run time without allocating.
 ///
 /// The ring holds a copy step more than the longest delay, so a step of input can go into the
-/// ring before the step's delayed output is read out of it (the two regions never overlap):
-/// two copies per sample, and the output can be scaled on its way out
-/// ([`DelayLine::process_scaled`]).
+/// ring before the step's delayed output is read out of it (writing the step never covers an
+/// older value the step still reads; with a delay shorter than the step, the read takes some
+/// of the values just written, as it should): two copies per sample, and the output can be
+/// scaled on its way out ([`DelayLine::process_scaled`]).
 #[derive(Debug, Default, Clone)]
 pub struct DelayLine {
     buf: [Vec<f64>; 2],
