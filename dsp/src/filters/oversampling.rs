@@ -1096,28 +1096,22 @@ unsafe fn quarter_rows_f32_avx512(taps: &[f32; 6], d: &[f32], o: &[f32], row1: &
                 _mm512_castps_si512(_mm512_loadu_ps(o.as_ptr().add(k + 16))),
             )
         };
-        macro_rules! shifted {
-            ($lo:expr, $hi:expr, $s:literal) => {
-                _mm512_castsi512_ps(_mm512_alignr_epi32::<$s>($hi, $lo))
+        // The windows at offsets 0 to 6 (`d` uses the first six): lane i of window s is value
+        // k + i + s, the low register's values shifted down and the high one's shifted in.
+        macro_rules! windows {
+            ($lo:expr, $hi:expr) => {
+                [
+                    _mm512_castsi512_ps($lo),
+                    _mm512_castsi512_ps(_mm512_alignr_epi32::<1>($hi, $lo)),
+                    _mm512_castsi512_ps(_mm512_alignr_epi32::<2>($hi, $lo)),
+                    _mm512_castsi512_ps(_mm512_alignr_epi32::<3>($hi, $lo)),
+                    _mm512_castsi512_ps(_mm512_alignr_epi32::<4>($hi, $lo)),
+                    _mm512_castsi512_ps(_mm512_alignr_epi32::<5>($hi, $lo)),
+                    _mm512_castsi512_ps(_mm512_alignr_epi32::<6>($hi, $lo)),
+                ]
             };
         }
-        let dw: [__m512; 6] = [
-            _mm512_castsi512_ps(d0),
-            shifted!(d0, d1, 1),
-            shifted!(d0, d1, 2),
-            shifted!(d0, d1, 3),
-            shifted!(d0, d1, 4),
-            shifted!(d0, d1, 5),
-        ];
-        let ow: [__m512; 7] = [
-            _mm512_castsi512_ps(o0),
-            shifted!(o0, o1, 1),
-            shifted!(o0, o1, 2),
-            shifted!(o0, o1, 3),
-            shifted!(o0, o1, 4),
-            shifted!(o0, o1, 5),
-            shifted!(o0, o1, 6),
-        ];
+        let (dw, ow): ([__m512; 7], [__m512; 7]) = (windows!(d0, d1), windows!(o0, o1));
         let (mut one, mut three) = (_mm512_setzero_ps(), _mm512_setzero_ps());
         for l in 0..6 {
             one = _mm512_fmadd_ps(c[l], _mm512_add_ps(ow[l], dw[5 - l]), one);
