@@ -18,6 +18,9 @@
 /// Shortest ramp: two means of one sample each would be no smoothing at all.
 const MIN_RAMP: usize = 2;
 
+#[cfg(target_arch = "x86_64")]
+mod segments;
+
 /// How the gain recovers after limiting.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Release {
@@ -47,8 +50,14 @@ const CHUNK: usize = 64;
 #[derive(Debug, Clone, PartialEq)]
 struct RunningMean {
     /// Oldest first: the last `len - 1` values of the previous chunks, then the current chunk.
-    /// A window is then always a contiguous slice and no index wraps.
+    /// A window is then always a contiguous slice and no index wraps. Current only while
+    /// `in_columns` is false.
     values: Vec<f64>,
+    /// The last [`CHUNK`] values in the column form of the chunk path (`segments.rs`):
+    /// `recent[8t + s]` is value `8s + t` of them. Current only while `in_columns` is true
+    /// (then `len <= CHUNK`, so it holds the whole history).
+    recent: Vec<f64>,
+    in_columns: bool,
     /// Samples averaged (`1 ..= capacity`).
     len: usize,
     inv_len: f64,
@@ -58,7 +67,13 @@ impl RunningMean {
     /// Room for means over up to `capacity` samples; the length is set by `set_len`.
     fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        let mut m = Self { values: vec![1.0; capacity - 1 + CHUNK], len: capacity, inv_len: 0.0 };
+        let mut m = Self {
+            values: vec![1.0; capacity - 1 + CHUNK],
+            recent: vec![1.0; CHUNK],
+            in_columns: false,
+            len: capacity,
+            inv_len: 0.0,
+        };
         m.set_len(capacity);
         m
     }
@@ -77,6 +92,40 @@ impl RunningMean {
     /// Fill with unity gain.
     fn reset(&mut self) {
         self.values.fill(1.0);
+        self.recent.fill(1.0);
+        self.in_columns = false;
+    }
+
+    /// Where value `n` of the last [`CHUNK`] is kept in the column form.
+    fn column_index(n: usize) -> usize {
+        const SEGMENT: usize = 8;
+        (n % SEGMENT) * SEGMENT + n / SEGMENT
+    }
+
+    /// Make the row form (`values`' history) current, from the column form if that is.
+    #[inline(always)]
+    fn rows_current(&mut self) {
+        if self.in_columns {
+            let h = self.len - 1;
+            for (i, v) in self.values[..h].iter_mut().enumerate() {
+                *v = self.recent[Self::column_index(CHUNK - h + i)];
+            }
+            self.in_columns = false;
+        }
+    }
+
+    /// Make the column form current (`len <= CHUNK`), from the row form if that is. Only the
+    /// last `len - 1` values are history; the others are never read.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn columns_current(&mut self) {
+        if !self.in_columns {
+            let h = self.len - 1;
+            for (i, &v) in self.values[..h].iter().enumerate() {
+                self.recent[Self::column_index(CHUNK - h + i)] = v;
+            }
+            self.in_columns = true;
+        }
     }
 
     /// Replace each value of `x` (at most [`CHUNK`]) by the mean of the last `len` values up
@@ -84,6 +133,7 @@ impl RunningMean {
     /// value in and one out per sample, so rounding cannot accumulate beyond a chunk.
     #[cfg(test)]
     fn process_chunk(&mut self, x: &mut [f64]) {
+        self.rows_current();
         let (m, h) = (x.len(), self.len - 1);
         let values = &mut self.values[..h + m];
         values[h..].copy_from_slice(x);
@@ -289,7 +339,8 @@ impl LookaheadEnvelope {
         (hold.len, hold.prefix, hold.pos) = (other.hold.len, other.hold.prefix, other.hold.pos);
         for (mean, from) in [(first, &other.first), (second, &other.second)] {
             mean.values.copy_from_slice(&from.values);
-            (mean.len, mean.inv_len) = (from.len, from.inv_len);
+            mean.recent.copy_from_slice(&from.recent);
+            (mean.in_columns, mean.len, mean.inv_len) = (from.in_columns, from.len, from.inv_len);
         }
         (*spread, *release, *fast, *slow) = (other.spread, other.release, other.fast, other.slow);
     }
@@ -299,16 +350,26 @@ impl LookaheadEnvelope {
     #[inline(always)]
     pub fn process_block(&mut self, gains: &mut [f64]) {
         #[cfg(target_arch = "x86_64")]
-        let fma = std::arch::is_x86_feature_detected!("fma");
+        let kernel = if !std::arch::is_x86_feature_detected!("fma") {
+            Kernel::Plain
+        } else if std::arch::is_x86_feature_detected!("avx512f") {
+            Kernel::Segments
+        } else {
+            Kernel::Fma
+        };
         #[cfg(not(target_arch = "x86_64"))]
-        let fma = false;
-        self.process_block_with(gains, fma);
+        let kernel = Kernel::Plain;
+        self.process_block_with(gains, kernel);
     }
 
-    /// [`LookaheadEnvelope::process_block`], the followers with fused multiply-adds (`fma`,
-    /// only where the CPU has them) or without.
+    /// [`LookaheadEnvelope::process_block`] with the given kernel for the followers and
+    /// means (only one the CPU has).
     #[inline(always)]
-    fn process_block_with(&mut self, gains: &mut [f64], fma: bool) {
+    fn process_block_with(&mut self, gains: &mut [f64], kernel: Kernel) {
+        let fma = kernel != Kernel::Plain;
+        #[cfg(target_arch = "x86_64")]
+        let segments =
+            kernel == Kernel::Segments && segments::fits(&Follower::new(self.release), &self.first, &self.second);
         for chunk in gains.chunks_mut(CHUNK) {
             let mut record = false;
             if self.release.fast == 1.0 {
@@ -329,6 +390,15 @@ impl LookaheadEnvelope {
             } else {
                 FAST_ONLY
             };
+            #[cfg(target_arch = "x86_64")]
+            if segments && mode != INSTANT {
+                if let Ok(chunk) = <&mut [f64; CHUNK]>::try_from(&mut *chunk) {
+                    // SAFETY: `Kernel::Segments` is chosen only where the CPU has AVX-512F and
+                    // FMA.
+                    unsafe { self.release_and_means_segments(chunk, mode) };
+                    continue;
+                }
+            }
             #[cfg(target_arch = "x86_64")]
             if fma && mode != INSTANT {
                 // SAFETY: the caller checked that the CPU has FMA.
@@ -387,6 +457,24 @@ impl LookaheadEnvelope {
         Settled::Done
     }
 
+    /// [`LookaheadEnvelope::release_and_means`] on a whole chunk with its segments in
+    /// vector lanes (`segments.rs`): within a few roundings of it.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,fma")]
+    fn release_and_means_segments(&mut self, x: &mut [f64; CHUNK], mode: u8) {
+        self.first.columns_current();
+        self.second.columns_current();
+        segments::release_and_means(
+            x,
+            &Follower::new(self.release),
+            mode,
+            &mut self.fast,
+            &mut self.slow,
+            &mut self.first,
+            &mut self.second,
+        );
+    }
+
     /// [`LookaheadEnvelope::release_and_means`] compiled for FMA: each follower's step is one
     /// fused multiply-add and a minimum, its shortest chain of latency.
     #[cfg(target_arch = "x86_64")]
@@ -405,6 +493,8 @@ impl LookaheadEnvelope {
     /// latency, which overlap in one loop and add up in three.
     #[inline(always)]
     fn release_and_means<const MODE: u8, const FMA: bool>(&mut self, x: &mut [f64]) {
+        self.first.rows_current();
+        self.second.rows_current();
         let follower = Follower::new(self.release);
         let (mut fast, mut slow) = (self.fast, self.slow);
         let m = x.len();
@@ -468,6 +558,18 @@ impl LookaheadEnvelope {
         }
         (self.fast, self.slow) = (fast, slow);
     }
+}
+
+/// How [`LookaheadEnvelope::process_block_with`] runs the followers and means.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kernel {
+    /// One sample at a time, plain multiplies and adds.
+    Plain,
+    /// One sample at a time, fused multiply-adds (`release_and_means_fma`).
+    Fma,
+    /// Whole chunks with their segments in AVX-512 lanes (`segments.rs`); partial chunks
+    /// and the rest as `Fma`.
+    Segments,
 }
 
 /// What [`LookaheadEnvelope::settled_chunk`] did with a chunk.
@@ -633,7 +735,7 @@ mod tests {
                 let mut start = 0;
                 for size in [1usize, 7, 64, 100, 513].iter().cycle() {
                     let end = (start + size).min(req.len());
-                    fused.process_block_with(&mut a[start..end], false);
+                    fused.process_block_with(&mut a[start..end], Kernel::Plain);
                     reference.process_block_unfused(&mut b[start..end]);
                     // With FMA where the machine has it: within rounding.
                     let mut c = req[start..end].to_vec();
@@ -650,6 +752,63 @@ mod tests {
                     assert_eq!(x.to_bits(), y.to_bits(), "auto {auto} ramp {ramp} n {n}");
                 }
                 assert!(fused == reference);
+            }
+        }
+    }
+
+    /// Whole chunks with their segments in vector lanes give the serial loop's gains within
+    /// rounding: with either follower and both kinds of auto release, ramps that fit a chunk
+    /// and ramps that do not (those run the serial loop), blocks that cut chunks anywhere (a
+    /// partial chunk runs the serial loop, whose history then comes from the column form and
+    /// goes back), and held values both clear of the slow follower and hovering across it
+    /// (its per-sample steps).
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn segment_chunks_equal_the_serial_loop() {
+        if !(std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma")) {
+            return;
+        }
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut uniform = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        // Programme-like dips of all depths, then a stretch hovering within ±0.001 of 0.5,
+        // where the slow follower settles and the held values cross it.
+        let mut req: Vec<f64> = (0..12_000).map(|_| 0.3 + 0.7 * uniform().powi(6)).collect();
+        req.extend((0..12_000).map(|_| 0.5 + 0.002 * (uniform() - 0.5)));
+        let releases = [
+            Release { fast: 0.01, ..Release::INSTANT },
+            Release { fast: 0.01, auto: true, slow_attack: 0.001, slow_release: 0.0005 },
+            Release { fast: 0.02, auto: true, slow_attack: 0.0002, slow_release: 0.0005 },
+        ];
+        for release in releases {
+            for ramp in [2, 3, 20, 72, 127, 128, 241] {
+                for sizes in [&[64usize][..], &[1, 7, 64, 100, 513, 128]] {
+                    let mut segments = LookaheadEnvelope::new(241, 2);
+                    let mut serial = LookaheadEnvelope::new(241, 2);
+                    for env in [&mut segments, &mut serial] {
+                        env.set_ramp(ramp);
+                        env.set_release(release);
+                    }
+                    let (mut a, mut b) = (req.clone(), req.clone());
+                    let mut start = 0;
+                    for size in sizes.iter().cycle() {
+                        let end = (start + size).min(req.len());
+                        segments.process_block_with(&mut a[start..end], Kernel::Segments);
+                        serial.process_block_with(&mut b[start..end], Kernel::Fma);
+                        start = end;
+                        if start == req.len() {
+                            break;
+                        }
+                    }
+                    for (n, (x, y)) in a.iter().zip(&b).enumerate() {
+                        assert!((x - y).abs() < 1e-12, "{release:?} ramp {ramp} sizes {sizes:?} n {n}: {x} vs {y}");
+                    }
+                    assert!((segments.fast - serial.fast).abs() < 1e-12 && (segments.slow - serial.slow).abs() < 1e-12);
+                }
             }
         }
     }
@@ -696,7 +855,8 @@ mod tests {
             assert!(shortcuts > 10, "ramp {ramp}: the shortcut was taken after only {shortcuts} blocks");
             // Settled, then a while with a follower (no shortcut there) and lower requirements,
             // then without one again: the count starts afresh, so no stale steady value comes
-            // back.
+            // back. (Within rounding: with a follower, whole chunks may take the segment path,
+            // whose sums are taken in another order.)
             let with_follower = Release { fast: 0.01, ..Release::INSTANT };
             for (release, value) in [(Release::INSTANT, 1.0), (with_follower, 0.7), (Release::INSTANT, 1.0)] {
                 fast.set_release(release);
@@ -706,7 +866,7 @@ mod tests {
                     fast.process_block(&mut a);
                     reference.process_block_unfused(&mut b);
                     for (x, y) in a.iter().zip(&b) {
-                        assert_eq!(x.to_bits(), y.to_bits(), "ramp {ramp} after a release change");
+                        assert!((x - y).abs() < 1e-12, "ramp {ramp} after a release change: {x} vs {y}");
                     }
                 }
             }
