@@ -82,6 +82,7 @@ impl DelayLine {
     /// Delay both channels in place and multiply them by `gain_l` and `gain_r` (one gain per
     /// output sample) on the way out of the ring: [`DelayLine::process`] followed by the
     /// products, in one pass.
+    #[inline(always)]
     pub fn process_scaled(&mut self, left: &mut [f64], right: &mut [f64], gain_l: &[f64], gain_r: &[f64]) {
         let n = left.len().min(right.len());
         assert!(gain_l.len() >= n && gain_r.len() >= n);
