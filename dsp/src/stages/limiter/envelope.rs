@@ -367,9 +367,25 @@ impl LookaheadEnvelope {
     #[inline(always)]
     fn process_block_with(&mut self, gains: &mut [f64], kernel: Kernel) {
         let fma = kernel != Kernel::Plain;
+        let rel = self.release;
+        let mode = if rel.auto && rel.slow_attack >= rel.slow_release {
+            AUTO
+        } else if rel.auto {
+            AUTO_SLOWER_ATTACK
+        } else if rel.fast == 1.0 {
+            INSTANT
+        } else {
+            FAST_ONLY
+        };
         #[cfg(target_arch = "x86_64")]
-        let segments =
-            kernel == Kernel::Segments && segments::fits(&Follower::new(self.release), &self.first, &self.second);
+        if kernel == Kernel::Segments
+            && mode != INSTANT
+            && segments::fits(&Follower::new(self.release), &self.first, &self.second)
+        {
+            // SAFETY: `Kernel::Segments` is chosen only where the CPU has AVX-512F and FMA.
+            unsafe { self.process_block_segments(gains, mode) };
+            return;
+        }
         for chunk in gains.chunks_mut(CHUNK) {
             let mut record = false;
             if self.release.fast == 1.0 {
@@ -380,25 +396,6 @@ impl LookaheadEnvelope {
                 }
             }
             self.hold.process_chunk(chunk);
-            let rel = self.release;
-            let mode = if rel.auto && rel.slow_attack >= rel.slow_release {
-                AUTO
-            } else if rel.auto {
-                AUTO_SLOWER_ATTACK
-            } else if rel.fast == 1.0 {
-                INSTANT
-            } else {
-                FAST_ONLY
-            };
-            #[cfg(target_arch = "x86_64")]
-            if segments && mode != INSTANT {
-                if let Ok(chunk) = <&mut [f64; CHUNK]>::try_from(&mut *chunk) {
-                    // SAFETY: `Kernel::Segments` is chosen only where the CPU has AVX-512F and
-                    // FMA.
-                    unsafe { self.release_and_means_segments(chunk, mode) };
-                    continue;
-                }
-            }
             #[cfg(target_arch = "x86_64")]
             if fma && mode != INSTANT {
                 // SAFETY: the caller checked that the CPU has FMA.
@@ -457,22 +454,49 @@ impl LookaheadEnvelope {
         Settled::Done
     }
 
-    /// [`LookaheadEnvelope::release_and_means`] on a whole chunk with its segments in
-    /// vector lanes (`segments.rs`): within a few roundings of it.
+    /// [`LookaheadEnvelope::process_block_with`] with a follower, whole chunks with their
+    /// segments in vector lanes (`segments.rs`, within a few roundings of the serial loop),
+    /// two at a time where there are two; a partial chunk at the end runs the serial loop.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,fma")]
-    fn release_and_means_segments(&mut self, x: &mut [f64; CHUNK], mode: u8) {
+    fn process_block_segments(&mut self, gains: &mut [f64], mode: u8) {
+        /// Chunks the segment kernel takes at a time where it can: two overlap better than
+        /// one (their chains of latency are independent but for the followers' states).
+        const TOGETHER: usize = 2;
+        let follower = Follower::new(self.release);
+        let (whole, partial) = gains.as_chunks_mut::<CHUNK>();
+        let (groups, single) = whole.as_chunks_mut::<TOGETHER>();
         self.first.columns_current();
         self.second.columns_current();
-        segments::release_and_means(
-            x,
-            &Follower::new(self.release),
-            mode,
-            &mut self.fast,
-            &mut self.slow,
-            &mut self.first,
-            &mut self.second,
-        );
+        for group in groups {
+            self.hold.process_chunk(group.as_flattened_mut());
+            segments::release_and_means(
+                group,
+                &follower,
+                mode,
+                &mut self.fast,
+                &mut self.slow,
+                &mut self.first,
+                &mut self.second,
+            );
+        }
+        for chunk in single {
+            self.hold.process_chunk(chunk);
+            segments::release_and_means(
+                std::array::from_mut(chunk),
+                &follower,
+                mode,
+                &mut self.fast,
+                &mut self.slow,
+                &mut self.first,
+                &mut self.second,
+            );
+        }
+        if !partial.is_empty() {
+            self.hold.process_chunk(partial);
+            // SAFETY: this function runs only where the CPU has FMA.
+            unsafe { self.release_and_means_fma(partial, mode) };
+        }
     }
 
     /// [`LookaheadEnvelope::release_and_means`] compiled for FMA: each follower's step is one

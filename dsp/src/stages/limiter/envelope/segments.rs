@@ -124,12 +124,18 @@ pub(super) fn fits(follower: &Follower, first: &RunningMean, second: &RunningMea
         && weight(follower.slow_release)
 }
 
-/// The followers (`mode`: [`FAST_ONLY`], [`AUTO`](super::AUTO) or [`AUTO_SLOWER_ATTACK`]) and both means on
-/// one chunk of held gains, in place.
-/// The means must be in column form ([`RunningMean::columns_current`]) and [`fits`] must hold.
+/// A chunk's values as columns (see [`load_columns`]).
+type Columns = [__m512d; LANES];
+
+/// The followers (`mode`: [`FAST_ONLY`], [`AUTO`](super::AUTO) or [`AUTO_SLOWER_ATTACK`]) and
+/// both means on `N` consecutive chunks of held gains, in place. Each step runs over all `N`
+/// chunks before the next starts, so the chunks' independent chains of latency overlap; what
+/// one chunk passes to the next (the followers' states, the means' last values) is the short
+/// part. The means must be in column form ([`RunningMean::columns_current`]) and [`fits`] must
+/// hold.
 #[target_feature(enable = "avx512f,fma")]
-pub(super) fn release_and_means(
-    x: &mut [f64; CHUNK],
+pub(super) fn release_and_means<const N: usize>(
+    x: &mut [[f64; CHUNK]; N],
     follower: &Follower,
     mode: u8,
     fast: &mut f64,
@@ -137,65 +143,89 @@ pub(super) fn release_and_means(
     first: &mut RunningMean,
     second: &mut RunningMean,
 ) {
-    let held = load_columns(x);
+    let held: [Columns; N] = std::array::from_fn(|j| load_columns(&x[j]));
     let mut gains = fast_follower(&held, follower, fast);
     if mode != FAST_ONLY {
         let slow = slow_follower(x, &held, follower, mode == AUTO_SLOWER_ATTACK, slow);
-        for (g, s) in gains.iter_mut().zip(slow) {
-            *g = _mm512_min_pd(*g, s);
+        for (g, s) in gains.as_flattened_mut().iter_mut().zip(slow.as_flattened()) {
+            *g = _mm512_min_pd(*g, *s);
         }
     }
     let once = running_mean(&gains, first);
     let twice = running_mean(&once, second);
-    store_columns(twice, x);
+    for (columns, x) in twice.into_iter().zip(x) {
+        store_columns(columns, x);
+    }
 }
 
-/// The fast follower on a chunk's held gains (columns), its state moved to the chunk's end.
+/// The fast follower on chunks of held gains (columns), its state moved to the last one's end.
 #[inline]
 #[target_feature(enable = "avx512f,fma")]
-fn fast_follower(held: &[__m512d; LANES], follower: &Follower, state: &mut f64) -> [__m512d; LANES] {
+fn fast_follower<const N: usize>(held: &[Columns; N], follower: &Follower, state: &mut f64) -> [Columns; N] {
     let (keep, coef) = (_mm512_set1_pd(follower.keep_fast), _mm512_set1_pd(follower.fast));
     // Each lane's map from its segment's start to step `t`: `f ↦ min(k^(t+1) f + b[t], a[t])`,
     // from the identity (`a` = the largest finite value, so `k · a` stays finite).
-    let (mut b, mut a) = (_mm512_setzero_pd(), _mm512_set1_pd(f64::MAX));
-    let (mut bs, mut as_) = ([b; LANES], [a; LANES]);
+    let mut bs = [[_mm512_setzero_pd(); LANES]; N];
+    let mut as_ = [[_mm512_set1_pd(f64::MAX); LANES]; N];
     for t in 0..LANES {
-        let pulled = _mm512_mul_pd(coef, held[t]);
-        b = _mm512_fmadd_pd(keep, b, pulled);
-        a = _mm512_min_pd(_mm512_fmadd_pd(keep, a, pulled), held[t]);
-        (bs[t], as_[t]) = (b, a);
+        for j in 0..N {
+            let (b, a) =
+                if t == 0 { (_mm512_setzero_pd(), _mm512_set1_pd(f64::MAX)) } else { (bs[j][t - 1], as_[j][t - 1]) };
+            let pulled = _mm512_mul_pd(coef, held[j][t]);
+            bs[j][t] = _mm512_fmadd_pd(keep, b, pulled);
+            as_[j][t] = _mm512_min_pd(_mm512_fmadd_pd(keep, a, pulled), held[j][t]);
+        }
     }
     let mut powers = [1.0; LANES + 1];
     for t in 1..=LANES {
         powers[t] = powers[t - 1] * follower.keep_fast;
     }
-    // The segments' starts, each from the last one's through its whole map.
-    let (b_end, a_end) = (to_array(bs[LANES - 1]), to_array(as_[LANES - 1]));
-    let mut starts = [0.0; LANES];
-    let mut f = *state;
-    for s in 0..LANES {
-        starts[s] = f;
-        f = super::lesser(powers[LANES].mul_add(f, b_end[s]), a_end[s]);
+    // A whole segment's map multiplies by `k^8`; the first `s` segments' by `k^(8s)`.
+    let segment = powers[LANES];
+    let mut segments = [1.0; LANES + 1];
+    for s in 1..=LANES {
+        segments[s] = segments[s - 1] * segment;
     }
-    *state = f;
-    let starts = from_array(&starts);
-    std::array::from_fn(|t| _mm512_min_pd(_mm512_fmadd_pd(_mm512_set1_pd(powers[t + 1]), starts, bs[t]), as_[t]))
+    // The maps from each chunk's start to each segment's start (the first `s` segments'
+    // maps composed), which do not depend on the state: `f ↦ min(k^(8s) f + pb[s], pa[s])`.
+    let mut pb = [[0.0; LANES]; N];
+    let mut pa = [[f64::MAX; LANES]; N];
+    let mut ends = [(0.0, 0.0); N];
+    for j in 0..N {
+        let (b_end, a_end) = (to_array(bs[j][LANES - 1]), to_array(as_[j][LANES - 1]));
+        let (mut b, mut a) = (0.0, f64::MAX);
+        for s in 0..LANES {
+            (pb[j][s], pa[j][s]) = (b, a);
+            (b, a) = (segment.mul_add(b, b_end[s]), super::lesser(segment.mul_add(a, b_end[s]), a_end[s]));
+        }
+        ends[j] = (b, a);
+    }
+    // The state passes from chunk to chunk through one map each.
+    let powers_of_segments = from_array(&std::array::from_fn(|s| segments[s]));
+    std::array::from_fn(|j| {
+        let f = _mm512_set1_pd(*state);
+        let starts = _mm512_min_pd(_mm512_fmadd_pd(powers_of_segments, f, from_array(&pb[j])), from_array(&pa[j]));
+        *state = super::lesser(segments[LANES].mul_add(*state, ends[j].0), ends[j].1);
+        std::array::from_fn(|t| {
+            _mm512_min_pd(_mm512_fmadd_pd(_mm512_set1_pd(powers[t + 1]), starts, bs[j][t]), as_[j][t])
+        })
+    })
 }
 
-/// The slow follower on a chunk's held gains (`rows` in order, `held` the same as columns),
-/// its state moved to the chunk's end.
+/// The slow follower on chunks of held gains (`rows` in order, `held` the same as columns),
+/// its state moved to the last one's end.
 #[inline]
 #[target_feature(enable = "avx512f,fma")]
-fn slow_follower(
-    rows: &[f64; CHUNK],
-    held: &[__m512d; LANES],
+fn slow_follower<const N: usize>(
+    rows: &[[f64; CHUNK]; N],
+    held: &[Columns; N],
     follower: &Follower,
     slower_attack: bool,
     state: &mut f64,
-) -> [__m512d; LANES] {
+) -> [Columns; N] {
     let start = *state;
-    if !branches_known(held, start, follower) {
-        return slow_follower_serial(rows, follower, slower_attack, state);
+    if !branches_known(held.as_flattened(), start, follower) {
+        return std::array::from_fn(|j| slow_follower_serial(&rows[j], follower, slower_attack, state));
     }
     // Every branch known: attack where the held value is below the start.
     let split = _mm512_set1_pd(start);
@@ -203,34 +233,44 @@ fn slow_follower(
         (_mm512_set1_pd(follower.keep_slow_attack), _mm512_set1_pd(follower.keep_slow_release));
     let (attack, release) = (_mm512_set1_pd(follower.slow_attack), _mm512_set1_pd(follower.slow_release));
     // Each lane's map from its segment's start to step `t`: `s ↦ k[t] s + b[t]`.
-    let (mut k, mut b) = (_mm512_set1_pd(1.0), _mm512_setzero_pd());
-    let (mut ks, mut bs) = ([k; LANES], [b; LANES]);
+    let mut ks = [[_mm512_set1_pd(1.0); LANES]; N];
+    let mut bs = [[_mm512_setzero_pd(); LANES]; N];
     for t in 0..LANES {
-        let attacking = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(held[t], split);
-        let keep = _mm512_mask_blend_pd(attacking, keep_release, keep_attack);
-        let pulled = _mm512_mul_pd(_mm512_mask_blend_pd(attacking, release, attack), held[t]);
-        k = _mm512_mul_pd(keep, k);
-        b = _mm512_fmadd_pd(keep, b, pulled);
-        (ks[t], bs[t]) = (k, b);
+        for j in 0..N {
+            let (k, b) = if t == 0 { (_mm512_set1_pd(1.0), _mm512_setzero_pd()) } else { (ks[j][t - 1], bs[j][t - 1]) };
+            let attacking = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(held[j][t], split);
+            let keep = _mm512_mask_blend_pd(attacking, keep_release, keep_attack);
+            let pulled = _mm512_mul_pd(_mm512_mask_blend_pd(attacking, release, attack), held[j][t]);
+            ks[j][t] = _mm512_mul_pd(keep, k);
+            bs[j][t] = _mm512_fmadd_pd(keep, b, pulled);
+        }
     }
-    let (k_end, b_end) = (to_array(ks[LANES - 1]), to_array(bs[LANES - 1]));
-    let mut starts = [0.0; LANES];
-    let mut s = start;
-    for lane in 0..LANES {
-        starts[lane] = s;
-        s = k_end[lane].mul_add(s, b_end[lane]);
+    // The maps from each chunk's start to each segment's start, independent of the state.
+    let mut pk = [[1.0; LANES]; N];
+    let mut pb = [[0.0; LANES]; N];
+    let mut ends = [(1.0, 0.0); N];
+    for j in 0..N {
+        let (k_end, b_end) = (to_array(ks[j][LANES - 1]), to_array(bs[j][LANES - 1]));
+        let (mut k, mut b) = (1.0, 0.0);
+        for s in 0..LANES {
+            (pk[j][s], pb[j][s]) = (k, b);
+            (k, b) = (k_end[s] * k, k_end[s].mul_add(b, b_end[s]));
+        }
+        ends[j] = (k, b);
     }
-    *state = s;
-    let starts = from_array(&starts);
-    std::array::from_fn(|t| _mm512_fmadd_pd(ks[t], starts, bs[t]))
+    std::array::from_fn(|j| {
+        let starts = _mm512_fmadd_pd(from_array(&pk[j]), _mm512_set1_pd(*state), from_array(&pb[j]));
+        *state = ends[j].0.mul_add(*state, ends[j].1);
+        std::array::from_fn(|t| _mm512_fmadd_pd(ks[j][t], starts, bs[j][t]))
+    })
 }
 
-/// Whether every held value of the chunk is clear of the band the slow follower, starting
-/// from `start`, can reach within the chunk: then each of its steps attacks exactly where the
+/// Whether every held value of the chunks is clear of the band the slow follower, starting
+/// from `start`, can reach within them: then each of its steps attacks exactly where the
 /// held value is below `start`.
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn branches_known(held: &[__m512d; LANES], start: f64, follower: &Follower) -> bool {
+fn branches_known(held: &[__m512d], start: f64, follower: &Follower) -> bool {
     let (mut lowest, mut highest) = (_mm512_set1_pd(start), _mm512_set1_pd(start));
     for h in held {
         (lowest, highest) = (_mm512_min_pd(lowest, *h), _mm512_max_pd(highest, *h));
@@ -239,7 +279,8 @@ fn branches_known(held: &[__m512d; LANES], start: f64, follower: &Follower) -> b
     // step a weighted mean of the two), so it moves by at most `coef · span` per sample.
     let span = _mm512_reduce_max_pd(highest) - _mm512_reduce_min_pd(lowest);
     let coef = follower.slow_attack.max(follower.slow_release);
-    let band = (CHUNK as f64 * coef * span) * (1.0 + BAND_RELATIVE_MARGIN) + BAND_ABSOLUTE_MARGIN;
+    let samples = (held.len() * LANES) as f64;
+    let band = (samples * coef * span) * (1.0 + BAND_RELATIVE_MARGIN) + BAND_ABSOLUTE_MARGIN;
     let (below, above) = (_mm512_set1_pd(start - band), _mm512_set1_pd(start + band));
     let mut inside: __mmask8 = 0;
     for h in held {
@@ -253,12 +294,7 @@ fn branches_known(held: &[__m512d; LANES], start: f64, follower: &Follower) -> b
 /// same operations, so the same values to the bit), returned as columns.
 #[inline(never)]
 #[target_feature(enable = "avx512f,fma")]
-fn slow_follower_serial(
-    rows: &[f64; CHUNK],
-    follower: &Follower,
-    slower_attack: bool,
-    state: &mut f64,
-) -> [__m512d; LANES] {
+fn slow_follower_serial(rows: &[f64; CHUNK], follower: &Follower, slower_attack: bool, state: &mut f64) -> Columns {
     let mut out = [0.0; CHUNK];
     let mut s = *state;
     for (o, &held) in out.iter_mut().zip(rows) {
@@ -271,56 +307,63 @@ fn slow_follower_serial(
     load_columns(&out)
 }
 
-/// A running mean over `mean.len` values on a chunk of columns; `mean.recent` (the last
-/// chunk, columns) supplies the values leaving the window and then takes this chunk.
+/// A running mean over `mean.len` values on chunks of columns; `mean.recent` (the chunk
+/// before them, columns) supplies the first one's values leaving the window and then takes
+/// the last chunk.
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn running_mean(input: &[__m512d; LANES], mean: &mut RunningMean) -> [__m512d; LANES] {
+fn running_mean<const N: usize>(input: &[Columns; N], mean: &mut RunningMean) -> [Columns; N] {
     let len = mean.len;
     debug_assert!(mean.in_columns && (1..=CHUNK).contains(&len));
     // SAFETY: `recent` holds one chunk, column `t` at `8t .. 8t + 8`.
-    let previous: [__m512d; LANES] =
-        std::array::from_fn(|t| unsafe { _mm512_loadu_pd(mean.recent.as_ptr().add(LANES * t)) });
-    // The window before the chunk's first sample, summed afresh every chunk (as the serial
-    // loop does, so rounding cannot accumulate): the last `len - 1` samples of the last chunk.
-    let first_kept = (CHUNK + 1 - len) as i64;
+    let recent: Columns = std::array::from_fn(|t| unsafe { _mm512_loadu_pd(mean.recent.as_ptr().add(LANES * t)) });
+    let first_kept = _mm512_set1_epi64((CHUNK + 1 - len) as i64);
     let segment_starts = _mm512_set_epi64(56, 48, 40, 32, 24, 16, 8, 0);
-    let mut history = _mm512_setzero_pd();
-    for (t, column) in previous.iter().enumerate() {
-        let position = _mm512_add_epi64(segment_starts, _mm512_set1_epi64(t as i64));
-        let kept = _mm512_cmpge_epi64_mask(position, _mm512_set1_epi64(first_kept));
-        history = _mm512_mask_add_pd(history, kept, history, *column);
-    }
-    let history = _mm512_reduce_add_pd(history);
-    // Sums of changes along each segment. The value leaving at sample `8s + t` is sample
-    // `8s + t - len`: position `p = 8s + t + 64 - len` of the last chunk and this one end to
-    // end, in column `p % 8` of either, row `p / 8` (0..8 the last chunk's, 8..16 this one's).
-    // The first sample's change is the value alone: the history sum holds the rest.
     let rows = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
-    let mut change_sum = _mm512_setzero_pd();
-    let mut sums = [change_sum; LANES];
-    for t in 0..LANES {
-        let p = t + CHUNK - len;
-        let (column, row) = (p % LANES, (p / LANES) as i64);
-        let index = _mm512_add_epi64(rows, _mm512_set1_epi64(row));
-        let mask = if t == 0 { 0xFE } else { 0xFF };
-        let leaving = _mm512_maskz_permutex2var_pd(mask, previous[column], index, input[column]);
-        change_sum = _mm512_add_pd(change_sum, _mm512_sub_pd(input[t], leaving));
-        sums[t] = change_sum;
+    let mut sums = [[_mm512_setzero_pd(); LANES]; N];
+    let mut history = [0.0; N];
+    for j in 0..N {
+        let previous = if j == 0 { &recent } else { &input[j - 1] };
+        // The window before the chunk's first sample, summed afresh every chunk (as the serial
+        // loop does, so rounding cannot accumulate): the last `len - 1` samples before it.
+        let mut kept_sum = _mm512_setzero_pd();
+        for (t, column) in previous.iter().enumerate() {
+            let position = _mm512_add_epi64(segment_starts, _mm512_set1_epi64(t as i64));
+            let kept = _mm512_cmpge_epi64_mask(position, first_kept);
+            kept_sum = _mm512_mask_add_pd(kept_sum, kept, kept_sum, *column);
+        }
+        history[j] = _mm512_reduce_add_pd(kept_sum);
+        // Sums of changes along each segment. The value leaving at sample `8s + t` is sample
+        // `8s + t - len`: position `p = 8s + t + 64 - len` of the previous chunk and this one
+        // end to end, in column `p % 8` of either, row `p / 8` (0..8 the previous chunk's,
+        // 8..16 this one's). The first sample's change is the value alone: the history sum
+        // holds the rest.
+        let mut change_sum = _mm512_setzero_pd();
+        for t in 0..LANES {
+            let p = t + CHUNK - len;
+            let (column, row) = (p % LANES, (p / LANES) as i64);
+            let index = _mm512_add_epi64(rows, _mm512_set1_epi64(row));
+            let mask = if t == 0 { 0xFE } else { 0xFF };
+            let leaving = _mm512_maskz_permutex2var_pd(mask, previous[column], index, input[j][column]);
+            change_sum = _mm512_add_pd(change_sum, _mm512_sub_pd(input[j][t], leaving));
+            sums[j][t] = change_sum;
+        }
     }
-    let change_end = to_array(sums[LANES - 1]);
-    let mut starts = [0.0; LANES];
-    let mut sum = history;
-    for s in 0..LANES {
-        starts[s] = sum;
-        sum += change_end[s];
-    }
-    for (t, column) in input.iter().enumerate() {
+    for (t, column) in input[N - 1].iter().enumerate() {
         // SAFETY: as above.
         unsafe { _mm512_storeu_pd(mean.recent.as_mut_ptr().add(LANES * t), *column) };
     }
-    let (starts, inv_len) = (from_array(&starts), _mm512_set1_pd(mean.inv_len));
-    std::array::from_fn(|t| _mm512_mul_pd(_mm512_add_pd(starts, sums[t]), inv_len))
+    let inv_len = _mm512_set1_pd(mean.inv_len);
+    std::array::from_fn(|j| {
+        // Each segment's start: the history, then the earlier segments' changes.
+        let change_end = to_array(sums[j][LANES - 1]);
+        let mut before = [0.0; LANES];
+        for s in 1..LANES {
+            before[s] = before[s - 1] + change_end[s - 1];
+        }
+        let starts = _mm512_add_pd(_mm512_set1_pd(history[j]), from_array(&before));
+        std::array::from_fn(|t| _mm512_mul_pd(_mm512_add_pd(starts, sums[j][t]), inv_len))
+    })
 }
 
 #[cfg(test)]
