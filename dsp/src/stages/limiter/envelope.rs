@@ -221,6 +221,113 @@ impl SlidingMin {
         }
         (self.pos, self.prefix) = (pos, prefix);
     }
+
+    /// [`SlidingMin::process_chunk`] eight values at a time: a vector's running minima in
+    /// three shift-and-minimum steps and one with the block's minimum so far, then one with the
+    /// previous block's suffix minima; a completed block's suffix minima the same way from the
+    /// end. The chains from vector to vector are one minimum each, where the scalar loop's are
+    /// eight. A vector across a block's end takes the scalar loop up to it. The same values
+    /// (a minimum is exact).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn process_chunk_avx512(&mut self, x: &mut [f64]) {
+        let mut done = 0;
+        while x.len() - done >= SIMD_LANES {
+            let pos = self.pos;
+            if pos + SIMD_LANES > self.len {
+                let to_end = self.len - pos;
+                self.process_chunk(&mut x[done..done + to_end]);
+                done += to_end;
+                continue;
+            }
+            let group: &mut [f64; SIMD_LANES] = (&mut x[done..done + SIMD_LANES]).try_into().unwrap();
+            let suffix_after: &[f64; SIMD_LANES] = self.suffix[pos + 1..pos + 1 + SIMD_LANES].try_into().unwrap();
+            self.values[pos..pos + SIMD_LANES].copy_from_slice(group);
+            self.prefix = simd::running_minima(group, self.prefix, suffix_after);
+            self.pos = pos + SIMD_LANES;
+            if self.pos == self.len {
+                simd::suffix_minima(&self.values[..self.len], &mut self.suffix[..self.len]);
+                (self.prefix, self.pos) = (f64::INFINITY, 0);
+            }
+            done += SIMD_LANES;
+        }
+        self.process_chunk(&mut x[done..]);
+    }
+}
+
+/// `f64` lanes of an AVX-512 register.
+#[cfg(target_arch = "x86_64")]
+const SIMD_LANES: usize = 8;
+
+/// The hold's vector steps.
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use std::arch::x86_64::*;
+
+    use super::SIMD_LANES;
+
+    /// `a` shifted up by `K` lanes (towards the last), +inf shifted in.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn shifted_up<const K: i32>(a: __m512d) -> __m512d {
+        let none = _mm512_castpd_si512(_mm512_set1_pd(f64::INFINITY));
+        // `alignr` takes lanes `8 - K ..` of (`a` above `none`).
+        match K {
+            1 => _mm512_castsi512_pd(_mm512_alignr_epi64::<7>(_mm512_castpd_si512(a), none)),
+            2 => _mm512_castsi512_pd(_mm512_alignr_epi64::<6>(_mm512_castpd_si512(a), none)),
+            _ => _mm512_castsi512_pd(_mm512_alignr_epi64::<4>(_mm512_castpd_si512(a), none)),
+        }
+    }
+
+    /// `a` shifted down by `K` lanes (towards the first), +inf shifted in.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn shifted_down<const K: i32>(a: __m512d) -> __m512d {
+        let none = _mm512_castpd_si512(_mm512_set1_pd(f64::INFINITY));
+        _mm512_castsi512_pd(_mm512_alignr_epi64::<K>(none, _mm512_castpd_si512(a)))
+    }
+
+    /// Each value becomes the minimum of `before` (the block's minimum before these), the
+    /// values up to it, and `after[i]` (the previous block's minimum from that point on).
+    /// Returns the block's new minimum so far.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn running_minima(x: &mut [f64; SIMD_LANES], before: f64, after: &[f64; SIMD_LANES]) -> f64 {
+        // SAFETY: eight values each.
+        let (v, after) = unsafe { (_mm512_loadu_pd(x.as_ptr()), _mm512_loadu_pd(after.as_ptr())) };
+        let mut p = _mm512_min_pd(v, shifted_up::<1>(v));
+        p = _mm512_min_pd(p, shifted_up::<2>(p));
+        p = _mm512_min_pd(_mm512_min_pd(p, shifted_up::<4>(p)), _mm512_set1_pd(before));
+        // SAFETY: as above.
+        unsafe { _mm512_storeu_pd(x.as_mut_ptr(), _mm512_min_pd(p, after)) };
+        _mm512_cvtsd_f64(_mm512_permutexvar_pd(_mm512_set1_epi64(7), p))
+    }
+
+    /// `suffix[i]` = the minimum of `values[i..]`, eight at a time from the end.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn suffix_minima(values: &[f64], suffix: &mut [f64]) {
+        let n = values.len().min(suffix.len());
+        let mut after = _mm512_set1_pd(f64::INFINITY);
+        let mut end = n;
+        while end >= SIMD_LANES {
+            let start = end - SIMD_LANES;
+            // SAFETY: `start + 8 <= n`, within both slices.
+            let v = unsafe { _mm512_loadu_pd(values.as_ptr().add(start)) };
+            let mut m = _mm512_min_pd(v, shifted_down::<1>(v));
+            m = _mm512_min_pd(m, shifted_down::<2>(m));
+            m = _mm512_min_pd(_mm512_min_pd(m, shifted_down::<4>(m)), after);
+            // SAFETY: as above.
+            unsafe { _mm512_storeu_pd(suffix.as_mut_ptr().add(start), m) };
+            after = _mm512_broadcastsd_pd(_mm512_castpd512_pd128(m));
+            end = start;
+        }
+        let mut running = _mm512_cvtsd_f64(after);
+        for (s, &v) in suffix[..end].iter_mut().zip(&values[..end]).rev() {
+            running = super::lesser(v, running);
+            *s = running;
+        }
+    }
 }
 
 /// The smaller of two gains: `a` if it is smaller, else `b` (so a NaN `a` is ignored). Unlike
@@ -469,7 +576,7 @@ impl LookaheadEnvelope {
         self.first.columns_current();
         self.second.columns_current();
         for group in groups {
-            self.hold.process_chunk(group.as_flattened_mut());
+            self.hold.process_chunk_avx512(group.as_flattened_mut());
             segments::release_and_means(
                 group,
                 &follower,
@@ -481,7 +588,7 @@ impl LookaheadEnvelope {
             );
         }
         for chunk in single {
-            self.hold.process_chunk(chunk);
+            self.hold.process_chunk_avx512(chunk);
             segments::release_and_means(
                 std::array::from_mut(chunk),
                 &follower,
@@ -493,7 +600,7 @@ impl LookaheadEnvelope {
             );
         }
         if !partial.is_empty() {
-            self.hold.process_chunk(partial);
+            self.hold.process_chunk_avx512(partial);
             // SAFETY: this function runs only where the CPU has FMA.
             unsafe { self.release_and_means_fma(partial, mode) };
         }
@@ -926,7 +1033,7 @@ mod tests {
 
     #[test]
     fn sliding_min_is_the_minimum_of_its_window() {
-        for len in [1, 2, 5, 28, 63, 64, 65, 76, 100] {
+        for len in [1, 2, 5, 8, 9, 16, 28, 63, 64, 65, 76, 100] {
             let mut hold = SlidingMin::new(100);
             hold.set_len(len);
             let x: Vec<f64> = (0..1000u64).map(|n| ((n * 2654435761) % 1009) as f64).collect();
@@ -941,9 +1048,32 @@ mod tests {
                     break;
                 }
             }
+            // Eight at a time where the CPU can.
+            #[cfg(target_arch = "x86_64")]
+            let vector = std::arch::is_x86_feature_detected!("avx512f").then(|| {
+                let mut hold = SlidingMin::new(100);
+                hold.set_len(len);
+                let mut out = x.clone();
+                let mut start = 0;
+                for size in [1, 70, 64, 3, 50, 128, 9].iter().cycle() {
+                    let end = (start + size).min(x.len());
+                    // SAFETY: the CPU has AVX-512F (checked above).
+                    unsafe { hold.process_chunk_avx512(&mut out[start..end]) };
+                    start = end;
+                    if start == x.len() {
+                        break;
+                    }
+                }
+                out
+            });
+            #[cfg(not(target_arch = "x86_64"))]
+            let vector: Option<Vec<f64>> = None;
             for (n, &held) in out.iter().enumerate() {
                 let expected = x[(n + 1).saturating_sub(len)..=n].iter().fold(f64::INFINITY, |a, &b| a.min(b));
                 assert_eq!(held, expected, "len {len}, sample {n}");
+                if let Some(vector) = &vector {
+                    assert_eq!(vector[n], expected, "eight at a time: len {len}, sample {n}");
+                }
             }
         }
     }
