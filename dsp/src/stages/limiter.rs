@@ -507,6 +507,8 @@ impl Limiter {
                 self.drive = self.drive_target;
             }
         }
+        // Fully linked with the right planner's state the left one's: the left gains serve both.
+        let right_is_left = link == 1.0 && self.right_follows_left;
         {
             let [det_l, det_r] = &mut self.detectors[index];
             // Estimates at most the target need no gain, whatever their exact value.
@@ -531,9 +533,9 @@ impl Limiter {
                 }
             }
             let [plan_l, plan_r] = &mut self.planners[..] else { unreachable!() };
-            if linked && self.right_follows_left {
+            if right_is_left {
+                // Both channels take the left gains (the right buffer is left as it is).
                 plan_l.process_block(&mut self.gain_l[..n]);
-                self.gain_r[..n].copy_from_slice(&self.gain_l[..n]);
             } else {
                 if self.right_follows_left {
                     plan_r.copy_from(plan_l);
@@ -549,7 +551,8 @@ impl Limiter {
         // The main gains apply to the delayed audio on its way out of the delay line. Guard:
         // measure the limited output, plan a residual correction (the left peaks go through
         // the guard's gain buffer).
-        self.main_delay.process_scaled(&mut left[..n], &mut right[..n], &self.gain_l[..n], &self.gain_r[..n]);
+        let gain_r = if right_is_left { &self.gain_l[..n] } else { &self.gain_r[..n] };
+        self.main_delay.process_scaled(&mut left[..n], &mut right[..n], &self.gain_l[..n], gain_r);
         {
             let [det_l, det_r] = &mut self.guard_detectors[index];
             // The detectors interpolate in `f32`: each reading is within `error_bound · S` of
@@ -575,7 +578,7 @@ impl Limiter {
         }
         self.guard_delay.process_scaled(&mut left[..n], &mut right[..n], &self.guard_gain[..n], &self.guard_gain[..n]);
         if n > 0 {
-            let gain = self.gain_l[n - 1].min(self.gain_r[n - 1]) * self.guard_gain[n - 1];
+            let gain = self.gain_l[n - 1].min(gain_r[n - 1]) * self.guard_gain[n - 1];
             self.reduction_db = -gain_to_db(gain);
         }
     }
