@@ -235,8 +235,16 @@ impl SlidingMin {
         while x.len() - done >= SIMD_LANES {
             let pos = self.pos;
             if pos + SIMD_LANES > self.len {
+                // One at a time up to the block's end (the scalar loop's steps).
                 let to_end = self.len - pos;
-                self.process_chunk(&mut x[done..done + to_end]);
+                for (i, g) in x[done..done + to_end].iter_mut().enumerate() {
+                    let v = *g;
+                    self.values[pos + i] = v;
+                    self.prefix = lesser(v, self.prefix);
+                    *g = lesser(self.prefix, self.suffix[pos + i + 1]);
+                }
+                simd::suffix_minima(&self.values[..self.len], &mut self.suffix[..self.len]);
+                (self.prefix, self.pos) = (f64::INFINITY, 0);
                 done += to_end;
                 continue;
             }
