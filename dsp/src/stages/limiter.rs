@@ -628,4 +628,31 @@ mod tests {
             assert_eq!(g, e, "push {n}");
         }
     }
+
+    /// Back to full link after a stretch of partial link, the two planners see the same
+    /// requirements, their states meet, and one planner serves both channels again (in
+    /// blocks of whole chunks, of half a chunk, or of neither).
+    #[test]
+    fn full_link_returns_to_one_planner() {
+        for block in [512, 32, 100] {
+            let mut limiter = Limiter::default();
+            let settings =
+                LimiterSettings { drive_db: 12.0, auto_release: false, stereo_link: 0.5, ..Default::default() };
+            limiter.set(&settings);
+            limiter.prepare(48_000.0, 512);
+            let mut noise = crate::test_noise::TestNoise::new(0x5eed);
+            let mut run = |limiter: &mut Limiter, blocks: usize| {
+                for _ in 0..blocks {
+                    let mut l: Vec<f64> = (0..block).map(|_| noise.uniform() - 0.5).collect();
+                    let mut r: Vec<f64> = (0..block).map(|_| noise.uniform() - 0.5).collect();
+                    limiter.process(&mut l, &mut r);
+                }
+            };
+            run(&mut limiter, 48_000 / block);
+            assert!(!limiter.right_follows_left, "block {block}: partly linked, both planners run");
+            limiter.set(&LimiterSettings { stereo_link: 1.0, ..settings });
+            run(&mut limiter, 48_000 / block);
+            assert!(limiter.right_follows_left, "block {block}: fully linked again, one planner");
+        }
+    }
 }
