@@ -103,15 +103,23 @@ impl<const N: usize> TruePeak<N> {
     pub fn process(&mut self, frames: &[[f64; N]], peak: &mut [f64; N]) {
         for chunk in frames.chunks(CHUNK) {
             let len = chunk.len();
+            // Branch 0 of the Nyquist filter is the sample itself (read in `f64`): every
+            // lane's largest magnitude in one pass over the frames, each frame a vector
+            // maximum (the lane-by-lane `f64::max` chains were serial, several cycles of latency
+            // per sample). A NaN is ignored, as `f64::max` ignores it.
+            let mut sample_peak = *peak;
+            for frame in chunk {
+                for (pk, &x) in sample_peak.iter_mut().zip(frame) {
+                    let m = x.abs();
+                    *pk = if m > *pk { m } else { *pk };
+                }
+            }
             for (lane, plane) in self.planes.iter_mut().enumerate() {
-                // Branch 0 of the Nyquist filter is the sample itself (read in `f64`).
-                let mut pk = peak[lane];
                 for (slot, frame) in plane[HISTORY..HISTORY + len].iter_mut().zip(chunk) {
                     *slot = frame[lane] as f32;
-                    pk = pk.max(frame[lane].abs());
                 }
                 let most = interpolated_peak(&self.taps, self.factor - 1, plane, len);
-                peak[lane] = pk.max(f64::from(most));
+                peak[lane] = sample_peak[lane].max(f64::from(most));
                 plane.copy_within(len..len + HISTORY, 0);
             }
         }
