@@ -135,6 +135,17 @@ fn interpolated_peak(
     len: usize,
 ) -> f32 {
     #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU supports the feature the functions are compiled for.
+        return unsafe {
+            if branches == 3 {
+                interpolated_peak_avx512::<3>(taps, plane, len)
+            } else {
+                interpolated_peak_avx512::<1>(taps, plane, len)
+            }
+        };
+    }
+    #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU supports the features the functions are compiled for.
         return unsafe {
@@ -216,6 +227,40 @@ unsafe fn interpolated_peak_avx2<const B: usize>(
     lanes.iter().fold(0.0f32, |a, &b| a.max(b))
 }
 
+/// [`interpolated_peak_avx2`] with a group of sixteen outputs in one 16-lane register: half
+/// the loads and multiply-adds. The same sums in the same order, so the same result to the
+/// bit.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn interpolated_peak_avx512<const B: usize>(
+    taps: &[[f32; TAPS_PER_PHASE]; MAX_BRANCHES],
+    plane: &[f32; PLANE],
+    len: usize,
+) -> f32 {
+    use std::arch::x86_64::*;
+    assert!(len <= CHUNK);
+    let p = plane.as_ptr();
+    let mut most = _mm512_setzero_ps();
+    let mut n0 = 0;
+    while n0 < len {
+        let mut acc = [_mm512_setzero_ps(); B];
+        for k in 0..TAPS_PER_PHASE {
+            // SAFETY: n0 + k + WIDTH <= CHUNK - 1 + TAPS_PER_PHASE - 1 + WIDTH < PLANE.
+            let x = unsafe { _mm512_loadu_ps(p.add(n0 + k)) };
+            for (a, branch) in acc.iter_mut().zip(taps) {
+                *a = _mm512_fmadd_ps(_mm512_set1_ps(branch[k]), x, *a);
+            }
+        }
+        // Outputs past the chunk would read samples that have not arrived yet: masked out.
+        let valid: __mmask16 = if len - n0 >= WIDTH { u16::MAX } else { (1u16 << (len - n0)) - 1 };
+        for a in acc {
+            most = _mm512_mask_max_ps(most, valid, most, _mm512_abs_ps(a));
+        }
+        n0 += WIDTH;
+    }
+    _mm512_reduce_max_ps(most)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +296,16 @@ mod tests {
                     (scalar - vector).abs() <= 1e-5 * scalar,
                     "len {len}, {branches} branches: {scalar} vs {vector}"
                 );
+                if std::is_x86_feature_detected!("avx512f") {
+                    let wide = unsafe {
+                        if branches == 3 {
+                            interpolated_peak_avx512::<3>(&taps, &p, len)
+                        } else {
+                            interpolated_peak_avx512::<1>(&taps, &p, len)
+                        }
+                    };
+                    assert_eq!(wide.to_bits(), vector.to_bits(), "len {len}, {branches} branches: AVX-512");
+                }
             }
         }
     }
