@@ -843,11 +843,18 @@ mod tests {
         let req: Vec<f64> = (0..5000u64)
             .map(|n| if (n * 2654435761) % 97 < 5 { 0.2 + ((n * 40503) % 80) as f64 / 100.0 } else { 1.0 })
             .collect();
-        let gains: Vec<f64> = req.iter().map(|&r| env.process(r)).collect();
-        for (m, &r) in req.iter().enumerate() {
-            for k in m.saturating_sub(spread)..=(m + spread) {
-                if let Some(&g) = gains.get(k + delay) {
-                    assert!(g <= r + 1e-12, "sample {k}: gain {g} above requirement {r} of {m}");
+        // One sample at a time (the serial loop), and in blocks of 512 (whole chunks: the
+        // segment path where the CPU has it).
+        let one_by_one: Vec<f64> = req.iter().map(|&r| env.process(r)).collect();
+        env.reset();
+        let mut in_blocks = req.clone();
+        in_blocks.chunks_mut(512).for_each(|block| env.process_block(block));
+        for gains in [one_by_one, in_blocks] {
+            for (m, &r) in req.iter().enumerate() {
+                for k in m.saturating_sub(spread)..=(m + spread) {
+                    if let Some(&g) = gains.get(k + delay) {
+                        assert!(g <= r + 1e-12, "sample {k}: gain {g} above requirement {r} of {m}");
+                    }
                 }
             }
         }
