@@ -134,27 +134,26 @@ fn interpolated_peak(
     plane: &[f32; PLANE],
     len: usize,
 ) -> f32 {
+    // The kernel for 3 branches (4x) or 1 (2x).
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU supports the feature the functions are compiled for.
-        return unsafe {
+    macro_rules! by_branches {
+        ($kernel:ident) => {
             if branches == 3 {
-                interpolated_peak_avx512::<3>(taps, plane, len)
+                $kernel::<3>(taps, plane, len)
             } else {
-                interpolated_peak_avx512::<1>(taps, plane, len)
+                $kernel::<1>(taps, plane, len)
             }
         };
     }
     #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU supports the feature the functions are compiled for.
+        return unsafe { by_branches!(interpolated_peak_avx512) };
+    }
+    #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU supports the features the functions are compiled for.
-        return unsafe {
-            if branches == 3 {
-                interpolated_peak_avx2::<3>(taps, plane, len)
-            } else {
-                interpolated_peak_avx2::<1>(taps, plane, len)
-            }
-        };
+        return unsafe { by_branches!(interpolated_peak_avx2) };
     }
     interpolated_peak_scalar(taps, branches, plane, len)
 }

@@ -142,41 +142,33 @@ impl Cascade {
             if self.kernel == Kernel::Avx512Fma && self.len <= AVX2_GROUP { Kernel::Avx2Fma } else { self.kernel };
         #[cfg(not(target_arch = "x86_64"))]
         let kernel = self.kernel;
+        // The sections in pipelines of up to `$group`, `$per` to a register, through the
+        // `run_group` of `$kernel`.
+        #[cfg(target_arch = "x86_64")]
+        macro_rules! pipelines {
+            ($kernel:ident, $group:expr, $per:expr) => {
+                for k in (0..self.len).step_by($group) {
+                    let m = (self.len - k).min($group);
+                    let (c, s1, s2) = (&self.coefs[k..k + m], &mut self.s1[k..k + m], &mut self.s2[k..k + m]);
+                    // SAFETY: the kernel is `Avx512Fma` only when the CPU reports AVX-512F, AVX2
+                    // and FMA, `Avx2Fma` only when it reports AVX2 and FMA (`with_kernel`
+                    // checks).
+                    unsafe {
+                        match m.div_ceil($per) {
+                            4 => $kernel::run_group::<4>(c, s1, s2, a, b),
+                            3 => $kernel::run_group::<3>(c, s1, s2, a, b),
+                            2 => $kernel::run_group::<2>(c, s1, s2, a, b),
+                            _ => $kernel::run_group::<1>(c, s1, s2, a, b),
+                        }
+                    }
+                }
+            };
+        }
         match kernel {
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512Fma => {
-                for k in (0..self.len).step_by(AVX512_GROUP) {
-                    let m = (self.len - k).min(AVX512_GROUP);
-                    let (c, s1, s2) = (&self.coefs[k..k + m], &mut self.s1[k..k + m], &mut self.s2[k..k + m]);
-                    // SAFETY: `kernel` is `Avx512Fma` only when the CPU reports AVX-512F and
-                    // FMA (`with_kernel` checks).
-                    unsafe {
-                        match m.div_ceil(4) {
-                            4 => avx512::run_group::<4>(c, s1, s2, a, b),
-                            3 => avx512::run_group::<3>(c, s1, s2, a, b),
-                            2 => avx512::run_group::<2>(c, s1, s2, a, b),
-                            _ => avx512::run_group::<1>(c, s1, s2, a, b),
-                        }
-                    }
-                }
-            }
+            Kernel::Avx512Fma => pipelines!(avx512, AVX512_GROUP, 4),
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2Fma => {
-                for k in (0..self.len).step_by(AVX2_GROUP) {
-                    let m = (self.len - k).min(AVX2_GROUP);
-                    let (c, s1, s2) = (&self.coefs[k..k + m], &mut self.s1[k..k + m], &mut self.s2[k..k + m]);
-                    // SAFETY: `kernel` is `Avx2Fma` (or `Avx512Fma`, which includes AVX2) only
-                    // when the CPU reports AVX2 and FMA (`with_kernel` checks).
-                    unsafe {
-                        match m.div_ceil(2) {
-                            4 => avx2::run_group::<4>(c, s1, s2, a, b),
-                            3 => avx2::run_group::<3>(c, s1, s2, a, b),
-                            2 => avx2::run_group::<2>(c, s1, s2, a, b),
-                            _ => avx2::run_group::<1>(c, s1, s2, a, b),
-                        }
-                    }
-                }
-            }
+            Kernel::Avx2Fma => pipelines!(avx2, AVX2_GROUP, 2),
             _ => {
                 for k in (0..self.len).step_by(SSE2_GROUP) {
                     let m = (self.len - k).min(SSE2_GROUP);
@@ -255,6 +247,49 @@ fn tick_pair(c: &Coefs, s1: &mut [f64; 2], s2: &mut [f64; 2], x: [f64; 2]) -> [f
     }
 }
 
+/// Feed the chunk `(a, b)` through a skewed pipeline `depth` steps deep: `step(input pair,
+/// masked, i)` advances every section one step (`masked`: during the filling and draining
+/// steps, where some sections have no sample) and returns the last section's output pair,
+/// which is sample `i - depth`. Filling (nothing out yet), the steady part, then draining:
+/// steps `0..n + depth`.
+///
+/// # Safety
+/// `a` and `b` have equal lengths.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn drive(
+    a: &mut [f64],
+    b: &mut [f64],
+    depth: usize,
+    mut step: impl FnMut(std::arch::x86_64::__m128d, bool, usize) -> std::arch::x86_64::__m128d,
+) {
+    use std::arch::x86_64::*;
+    let n = a.len();
+    debug_assert_eq!(b.len(), n);
+    // SAFETY (here and below): `i < n` for the inputs, `i - depth < n` for the outputs.
+    let pair = |a: &[f64], b: &[f64], i: usize| unsafe { _mm_setr_pd(*a.get_unchecked(i), *b.get_unchecked(i)) };
+    let fill = depth.min(n);
+    for i in 0..fill {
+        step(pair(a, b, i), true, i);
+    }
+    for i in fill..n {
+        let y = step(pair(a, b, i), false, i);
+        unsafe {
+            _mm_storel_pd(a.get_unchecked_mut(i - depth), y);
+            _mm_storeh_pd(b.get_unchecked_mut(i - depth), y);
+        }
+    }
+    for i in n.max(fill)..n + depth {
+        let y = step(_mm_setzero_pd(), true, i);
+        if i >= depth {
+            unsafe {
+                _mm_storel_pd(a.get_unchecked_mut(i - depth), y);
+                _mm_storeh_pd(b.get_unchecked_mut(i - depth), y);
+            }
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use crate::filters::biquad::Coefs;
@@ -307,7 +342,7 @@ mod avx2 {
         let len = _mm256_set1_pd(n as f64);
         let mut out = [_mm256_setzero_pd(); V];
         // One step of the pipeline on `input` (sample `i`, or silence while draining).
-        let mut step = |input: __m128d, masked: bool, i: usize| {
+        let step = |input: __m128d, masked: bool, i: usize| {
             // Every section's input from the previous step's outputs (before they change);
             // the lower half of the first the new sample (the cast's undefined upper half is
             // not used).
@@ -337,24 +372,7 @@ mod avx2 {
             }
             _mm256_extractf128_pd::<1>(out[V - 1])
         };
-        let pair = |a: &[f64], b: &[f64], i: usize| _mm_setr_pd(*a.get_unchecked(i), *b.get_unchecked(i));
-        // Filling (nothing out yet), the steady part, then draining: steps `0..n + depth`.
-        let fill = depth.min(n);
-        for i in 0..fill {
-            step(pair(a, b, i), true, i);
-        }
-        for i in fill..n {
-            let y = step(pair(a, b, i), false, i);
-            _mm_storel_pd(a.get_unchecked_mut(i - depth), y);
-            _mm_storeh_pd(b.get_unchecked_mut(i - depth), y);
-        }
-        for i in n.max(fill)..n + depth {
-            let y = step(_mm_setzero_pd(), true, i);
-            if i >= depth {
-                _mm_storel_pd(a.get_unchecked_mut(i - depth), y);
-                _mm_storeh_pd(b.get_unchecked_mut(i - depth), y);
-            }
-        }
+        super::drive(a, b, depth, step);
         let store = |s: &mut [[f64; 2]], st: &[__m256d; V]| {
             for (j, pair) in s.iter_mut().enumerate().take(m) {
                 let mut lanes = [0.0f64; 4];
@@ -423,7 +441,7 @@ mod avx512 {
         let index: [__m512d; V] = std::array::from_fn(|v| spread(v, &|j| j as f64));
         let len = _mm512_set1_pd(n as f64);
         let mut out = [_mm512_setzero_pd(); V];
-        let mut step = |input: __m128d, masked: bool, i: usize| {
+        let step = |input: __m128d, masked: bool, i: usize| {
             // Every section's input from the previous step's outputs (before they change);
             // the first pair of the first register the new sample.
             let mut x = [_mm512_setzero_pd(); V];
@@ -457,24 +475,7 @@ mod avx512 {
             }
             _mm_castps_pd(_mm512_extractf32x4_ps::<3>(_mm512_castpd_ps(out[V - 1])))
         };
-        let pair = |a: &[f64], b: &[f64], i: usize| _mm_setr_pd(*a.get_unchecked(i), *b.get_unchecked(i));
-        // Filling (nothing out yet), the steady part, then draining: steps `0..n + depth`.
-        let fill = depth.min(n);
-        for i in 0..fill {
-            step(pair(a, b, i), true, i);
-        }
-        for i in fill..n {
-            let y = step(pair(a, b, i), false, i);
-            _mm_storel_pd(a.get_unchecked_mut(i - depth), y);
-            _mm_storeh_pd(b.get_unchecked_mut(i - depth), y);
-        }
-        for i in n.max(fill)..n + depth {
-            let y = step(_mm_setzero_pd(), true, i);
-            if i >= depth {
-                _mm_storel_pd(a.get_unchecked_mut(i - depth), y);
-                _mm_storeh_pd(b.get_unchecked_mut(i - depth), y);
-            }
-        }
+        super::drive(a, b, depth, step);
         let store = |s: &mut [[f64; 2]], st: &[__m512d; V]| {
             for (j, pair) in s.iter_mut().enumerate().take(m) {
                 let mut lanes = [0.0f64; 8];

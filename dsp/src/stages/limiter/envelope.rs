@@ -583,29 +583,27 @@ impl LookaheadEnvelope {
         let (groups, single) = whole.as_chunks_mut::<TOGETHER>();
         self.first.columns_current();
         self.second.columns_current();
+        // The hold, then the followers and means, on `N` whole chunks.
+        macro_rules! chunks {
+            ($chunks:expr) => {{
+                let chunks = $chunks;
+                self.hold.process_chunk_avx512(chunks.as_flattened_mut());
+                segments::release_and_means(
+                    chunks,
+                    &follower,
+                    mode,
+                    &mut self.fast,
+                    &mut self.slow,
+                    &mut self.first,
+                    &mut self.second,
+                );
+            }};
+        }
         for group in groups {
-            self.hold.process_chunk_avx512(group.as_flattened_mut());
-            segments::release_and_means(
-                group,
-                &follower,
-                mode,
-                &mut self.fast,
-                &mut self.slow,
-                &mut self.first,
-                &mut self.second,
-            );
+            chunks!(group);
         }
         for chunk in single {
-            self.hold.process_chunk_avx512(chunk);
-            segments::release_and_means(
-                std::array::from_mut(chunk),
-                &follower,
-                mode,
-                &mut self.fast,
-                &mut self.slow,
-                &mut self.first,
-                &mut self.second,
-            );
+            chunks!(std::array::from_mut(chunk));
         }
         if !partial.is_empty() {
             self.hold.process_chunk_avx512(partial);
