@@ -3,8 +3,10 @@
 //!
 //! Each of those steps is a serial recursion with a chain of latency per sample (a fused
 //! multiply-add and a minimum for a follower, an add for a running sum), which bounds the
-//! one-sample-at-a-time loop ([`LookaheadEnvelope::release_and_means`](super::LookaheadEnvelope::release_and_means)). Here every lane runs
-//! the same recursion over its own segment *from an unknown start*, in a form that composes:
+//! one-sample-at-a-time loop
+//! ([`LookaheadEnvelope::release_and_means`](super::LookaheadEnvelope::release_and_means)).
+//! Here every lane runs the same recursion over its own segment *from an unknown start*, in a
+//! form that composes:
 //!
 //! - **Fast follower**: a step `f ↦ min(k f + c h, h)` composed with a map
 //!   `f ↦ min(P f + B, A)` is again such a map (`k P`, `k B + c h`, `min(k A + c h, h)`,
@@ -12,17 +14,18 @@
 //! - **Slow follower**: its step `s ↦ s + c (h - s)` takes the attack coefficient where
 //!   `h < s`, which is not a composable form in general. But it moves by at most
 //!   `max(c) · span` per sample (`span`: the spread of the held values and the start state),
-//!   so within a chunk it stays within [`CHUNK`] times that of its value at the chunk's
-//!   start. Where every held value of the chunk lies outside that band (the usual case: the
-//!   held gain jumps, the slow follower creeps), every branch is known in advance and each
-//!   step is linear, `s ↦ k s + c h`: the segment's steps compose into pairs `(K, B)`. A chunk
-//!   with a held value inside the band runs the slow follower sample by sample (the same
-//!   operations as the serial loop) and only the rest here.
+//!   so over the chunks of one call it stays within their length times that of its value at
+//!   their start. Where every held value lies outside that band (the usual case: the held
+//!   gain jumps, the slow follower creeps), every branch is known in advance and each step is
+//!   linear, `s ↦ k s + c h`: the segment's steps compose into pairs `(K, B)`. Chunks with a
+//!   held value inside the band run the slow follower sample by sample (the same operations
+//!   as the serial loop) and only the rest here.
 //! - **Running means**: a segment's sums of changes (value in less value out) from zero; the
 //!   value out comes from this chunk or the last one, one two-source permute per step.
 //!
-//! One short serial pass over the eight segment ends then gives each segment its start, and
-//! one vertical step gives every sample. Exact in exact arithmetic; in floating point the
+//! A short serial pass over the eight segment ends then composes, for each segment, the map
+//! from its chunk's start to its own (which does not depend on the state); the state passes
+//! from chunk to chunk through one map each, and one vertical step gives every sample. Exact in exact arithmetic; in floating point the
 //! sums are taken in another order, so the result is within a few roundings of the serial
 //! loop's (the tests hold it to 1e-12), and the fast follower's output is still at most its
 //! held value (every `A` is a minimum with it). Two 8×8 transposes per chunk (in and out)
