@@ -37,7 +37,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{Follower, RunningMean, AUTO_SLOWER_ATTACK, CHUNK, FAST_ONLY};
+use super::{Follower, RunningMean, AUTO, AUTO_SLOWER_ATTACK, CHUNK, FAST_ONLY};
 
 /// Segments per chunk, and samples per segment: one `f64` lane each.
 const LANES: usize = 8;
@@ -130,7 +130,7 @@ pub(super) fn fits(follower: &Follower, first: &RunningMean, second: &RunningMea
 /// A chunk's values as columns (see [`load_columns`]).
 type Columns = [__m512d; LANES];
 
-/// The followers (`mode`: [`FAST_ONLY`], [`AUTO`](super::AUTO) or [`AUTO_SLOWER_ATTACK`]) and
+/// The followers (`mode`: [`FAST_ONLY`], [`AUTO`] or [`AUTO_SLOWER_ATTACK`]) and
 /// both means on `N` consecutive chunks of held gains, in place. Each step runs over all `N`
 /// chunks before the next starts, so the chunks' independent chains of latency overlap; what
 /// one chunk passes to the next (the followers' states, the means' last values) is the short
@@ -293,20 +293,22 @@ fn branches_known(held: &[__m512d], start: f64, follower: &Follower) -> bool {
     inside == 0
 }
 
-/// The slow follower one sample at a time, as [`Follower::step`] computes it with FMA (the
-/// same operations, so the same values to the bit), returned as columns.
+/// The slow follower one sample at a time, through the serial loop's own step
+/// ([`Follower::step_fma`]; its fast follower runs on a scratch state and is not used), so
+/// the same values to the bit; returned as columns.
 #[inline(never)]
 #[target_feature(enable = "avx512f,fma")]
 fn slow_follower_serial(rows: &[f64; CHUNK], follower: &Follower, slower_attack: bool, state: &mut f64) -> Columns {
     let mut out = [0.0; CHUNK];
-    let mut s = *state;
+    let mut scratch = 1.0;
     for (o, &held) in out.iter_mut().zip(rows) {
-        let attacked = s.mul_add(follower.keep_slow_attack, held * follower.slow_attack);
-        let recovered = s.mul_add(follower.keep_slow_release, held * follower.slow_release);
-        s = if slower_attack { super::greater(attacked, recovered) } else { super::lesser(attacked, recovered) };
-        *o = s;
+        if slower_attack {
+            follower.step_fma::<AUTO_SLOWER_ATTACK>(held, &mut scratch, state);
+        } else {
+            follower.step_fma::<AUTO>(held, &mut scratch, state);
+        }
+        *o = *state;
     }
-    *state = s;
     load_columns(&out)
 }
 
