@@ -339,33 +339,12 @@ impl Chain {
         }
     }
 
-    /// One chunk of at most `max_block` frames. Its own loops (conversions, sanitising, the
-    /// meters' copies, trim) are compiled once per instruction set and picked at run time
-    /// (the build targets baseline x86-64); the stages pick their own kernels.
-    fn process_chunk(&mut self, channels: &mut [&mut [f32]], start: usize, n: usize) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            #[target_feature(enable = "avx512f,avx2")]
-            unsafe fn avx512(chain: &mut Chain, channels: &mut [&mut [f32]], start: usize, n: usize) {
-                chain.process_chunk_impl(channels, start, n);
-            }
-            #[target_feature(enable = "avx2")]
-            unsafe fn avx2(chain: &mut Chain, channels: &mut [&mut [f32]], start: usize, n: usize) {
-                chain.process_chunk_impl(channels, start, n);
-            }
-            if std::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU has AVX-512F (checked just above).
-                unsafe { avx512(self, channels, start, n) };
-                return;
-            }
-            if std::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU has AVX2 (checked just above).
-                unsafe { avx2(self, channels, start, n) };
-                return;
-            }
-        }
-        self.process_chunk_impl(channels, start, n);
-    }
+    crate::stage::process_with_simd!(
+        /// One chunk of at most `max_block` frames. Its own loops (conversions, sanitising, the
+        /// meters' copies, trim) are compiled once per instruction set and picked at run time
+        /// (the build targets baseline x86-64); the stages pick their own kernels.
+        fn process_chunk(channels: &mut [&mut [f32]], start: usize, n: usize) for Chain => process_chunk_impl
+    );
 
     #[inline(always)]
     fn process_chunk_impl(&mut self, channels: &mut [&mut [f32]], start: usize, n: usize) {

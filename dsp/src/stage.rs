@@ -37,33 +37,40 @@ pub trait Stage {
 /// Writes [`Stage::process`] for `$ty` as its method `$body(&mut self, &mut [f64], &mut [f64])`
 /// compiled three times: for AVX-512, for AVX2 and for the baseline, the CPU's best chosen at
 /// run time (the same arithmetic, wider registers: the build itself targets baseline x86-64).
-/// Used inside `impl Stage for $ty`.
+/// Used inside `impl Stage for $ty` as `process_with_simd!($ty, $body)`. The general form,
+/// `process_with_simd!(fn $name(args..) for $ty => $body)`, writes any method
+/// `$name(&mut self, args..)` of `$ty` the same way from `$body(&mut self, args..)`.
 macro_rules! process_with_simd {
-    ($ty:ty, $body:ident) => {
-        fn process(&mut self, left: &mut [f64], right: &mut [f64]) {
+    ($(#[$attr:meta])* fn $name:ident($($arg:ident: $arg_ty:ty),*) for $ty:ty => $body:ident) => {
+        $(#[$attr])*
+        fn $name(&mut self, $($arg: $arg_ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx2")]
-                unsafe fn avx512(stage: &mut $ty, left: &mut [f64], right: &mut [f64]) {
-                    stage.$body(left, right);
+                unsafe fn avx512(this: &mut $ty, $($arg: $arg_ty),*) {
+                    this.$body($($arg),*);
                 }
                 #[target_feature(enable = "avx2")]
-                unsafe fn avx2(stage: &mut $ty, left: &mut [f64], right: &mut [f64]) {
-                    stage.$body(left, right);
+                unsafe fn avx2(this: &mut $ty, $($arg: $arg_ty),*) {
+                    this.$body($($arg),*);
                 }
                 if std::is_x86_feature_detected!("avx512f") {
                     // SAFETY: the CPU has AVX-512F (checked just above).
-                    unsafe { avx512(self, left, right) };
+                    unsafe { avx512(self, $($arg),*) };
                     return;
                 }
                 if std::is_x86_feature_detected!("avx2") {
                     // SAFETY: the CPU has AVX2 (checked just above).
-                    unsafe { avx2(self, left, right) };
+                    unsafe { avx2(self, $($arg),*) };
                     return;
                 }
             }
-            self.$body(left, right);
+            self.$body($($arg),*);
         }
+    };
+    // (After the general form: a `fn` there must not be read as the type here.)
+    ($ty:ty, $body:ident) => {
+        $crate::stage::process_with_simd!(fn process(left: &mut [f64], right: &mut [f64]) for $ty => $body);
     };
 }
 pub(crate) use process_with_simd;
