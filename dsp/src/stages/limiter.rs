@@ -507,14 +507,14 @@ impl Limiter {
                 self.drive = self.drive_target;
             }
         }
+        let linked = link == 1.0;
         // Fully linked with the right planner's state the left one's: the left gains serve both.
-        let right_is_left = link == 1.0 && self.right_follows_left;
+        let right_is_left = linked && self.right_follows_left;
         {
             let [det_l, det_r] = &mut self.detectors[index];
             // Estimates at most the target need no gain, whatever their exact value.
             det_l.push_block(&left[..n], &mut self.gain_l[..n], main_target);
             det_r.push_block(&right[..n], &mut self.gain_r[..n], main_target);
-            let linked = link == 1.0;
             let gains = self.gain_l[..n].iter_mut().zip(&mut self.gain_r[..n]);
             if linked {
                 // Both channels need what the louder one needs (division is monotonic, so
